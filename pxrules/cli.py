@@ -1,0 +1,87 @@
+"""The ``pxrules`` command line. Each command parses its arguments and calls the library."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import KeyRefusedError
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pxrules")
+def cli() -> None:
+    """Rules and alerting for PxServ: thresholds, dead sensors, notifications."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to bind (0: any).")
+@click.option("--api-key", default="demo-key", show_default=True, help="The project key to accept.")
+@click.option("--demo-data/--no-demo-data", default=False, help="Generate the demo readings.")
+def simulate(host: str, port: int, api_key: str, demo_data: bool) -> None:
+    """Run the PxServ simulator (Socket.IO + REST) for testing rules and apps."""
+    from .commands import simulate as run
+
+    _setup_logging("warning")
+    asyncio.run(run(host, port, api_key, demo_data, sys.stdout))
+
+
+@cli.command()
+@click.option("--url", default=None, help="PxServ URL (default https://api.pxserv.net).")
+@click.option("--api-key", default=None, help="Project key (default: $PXSERV_API_KEY).")
+@click.option(
+    "--record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also append events to FILE in the replay format.",
+)
+@click.option("--log-level", default="warning", show_default=True)
+def tail(url: str | None, api_key: str | None, record: Path | None, log_level: str) -> None:
+    """Print live events as JSON lines."""
+    from .commands import tail as run
+    from .source import DEFAULT_URL, PxServSource
+
+    _setup_logging(log_level)
+    key = api_key or os.environ.get("PXSERV_API_KEY")
+    if not key:
+        raise click.UsageError("no API key: pass --api-key or set PXSERV_API_KEY")
+    source = PxServSource(api_key=key, url=url or DEFAULT_URL)
+    try:
+        asyncio.run(run(source, sys.stdout, record))
+    except KeyRefusedError as exc:
+        click.echo(f"pxrules: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
+
+
+@cli.command()
+@click.option("--duration", type=float, default=None, help="Stop after S seconds.")
+def demo(duration: float | None) -> None:
+    """Start the built-in simulator and show what pxrules receives."""
+    from .commands import demo as run
+
+    _setup_logging("warning")
+    asyncio.run(run(duration, sys.stdout))
+
+
+def main() -> None:
+    cli(prog_name="pxrules")

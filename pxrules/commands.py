@@ -1,0 +1,98 @@
+"""The asyncio bodies of the long-running CLI commands (``simulate``, ``tail``, ``demo``).
+
+The click layer in :mod:`pxrules.cli` only parses arguments and calls these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+from .events import Event, format_time
+from .lifecycle import stop_on_signals, wait_for_stop
+from .simulator import Simulator, demo_script, run_generator
+from .source import ConnectionStatus, PxServSource
+
+
+def event_line(event: Event) -> str:
+    """One JSON line for ``tail``: the event's fields, times as ISO-8601."""
+    return json.dumps(
+        {
+            "kind": event.kind,
+            "key": event.key,
+            "value": event.value,
+            "number": event.number,
+            "at": format_time(event.at),
+            "icon": event.icon,
+            "origin": event.origin,
+        },
+        ensure_ascii=False,
+    )
+
+
+async def simulate(host: str, port: int, api_key: str, generate: bool, out: IO[str]) -> None:
+    """Serve the simulator until SIGINT/SIGTERM; optionally with the demo readings."""
+    stop = asyncio.Event()
+    async with Simulator(api_key=api_key, host=host, port=port) as sim:
+        print(f"PxServ simulator on {sim.url} (Socket.IO + REST); Ctrl-C stops it", file=out)
+        if generate:
+            sim.spawn(run_generator(demo_script(sim)))
+        with stop_on_signals(stop):
+            await wait_for_stop(stop, None)
+
+
+async def tail(source: PxServSource, out: IO[str], record: Path | None) -> None:
+    """Print live events as JSON lines until stopped; append them to ``record`` if given."""
+    stop = asyncio.Event()
+    sink = record.open("a", encoding="utf-8") if record else None
+
+    def on_event(event: Event) -> None:
+        out.write(event_line(event) + "\n")
+        out.flush()
+        if sink is not None:
+            sink.write(json.dumps(event.to_record(), ensure_ascii=False) + "\n")
+            sink.flush()
+
+    def on_status(status: ConnectionStatus) -> None:
+        reason = f" ({status.reason})" if status.reason else ""
+        print(f"# {status.state.value}{reason}", file=sys.stderr)
+
+    try:
+        source.events.subscribe(on_event)
+        source.status.subscribe(on_status)
+        with stop_on_signals(stop):
+            async with source:
+                closed = asyncio.ensure_future(source.wait_closed())
+                stopped = asyncio.ensure_future(stop.wait())
+                await asyncio.wait([closed, stopped], return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if closed.done():
+                    closed.result()  # re-raise a refusal
+                else:
+                    closed.cancel()
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+async def demo(duration: float | None, out: IO[str]) -> None:
+    """Start the simulator and its demo readings and print what a client receives."""
+    stop = asyncio.Event()
+    async with Simulator(api_key="demo-key") as sim:
+        source = PxServSource(api_key="demo-key", url=sim.url)
+        source.events.subscribe(
+            lambda ev: print(
+                f"{format_time(ev.at)}  {ev.origin:8} {ev.kind:6} {ev.key} = {ev.value}",
+                file=out,
+                flush=True,
+            )
+        )
+        print(f"pxrules demo: simulator on {sim.url}; Ctrl-C stops it", file=out, flush=True)
+        with stop_on_signals(stop):
+            async with source:
+                await source.wait_connected()
+                sim.spawn(run_generator(demo_script(sim)))
+                await wait_for_stop(stop, duration)

@@ -1,0 +1,221 @@
+"""Typed events from PxServ and the parsing that guards against malformed payloads.
+
+>>> ev = parse_set_data({"key": "humidity", "value": "71.5"}, at=EPOCH)
+>>> (ev.kind, ev.key, ev.value, ev.number)
+('set', 'humidity', '71.5', 71.5)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .errors import PxRulesError
+
+EventKind = Literal["set", "remove"]
+Origin = Literal["live", "snapshot", "replay"]
+
+#: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
+MAX_PAYLOAD_BYTES = 64 * 1024
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# A finite decimal: optional sign, digits with an optional fraction, optional exponent.
+# Stricter than float(): no "nan"/"inf", no "1_000", no non-ASCII digits.
+_NUMBER_RE = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+
+
+class MalformedEvent(PxRulesError, ValueError):
+    """A PxServ payload that cannot become an :class:`Event`.
+
+    ``code`` is a short category for counting (``not_object``, ``bad_key``, ``bad_value``,
+    ``too_large``, ``bad_record``); ``reason`` is the human sentence.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One change of one key, as PxServ pushed it (or as replayed / fetched by snapshot)."""
+
+    kind: EventKind
+    key: str
+    value: str | None
+    at: datetime
+    number: float | None = None
+    icon: str | None = None
+    origin: Origin = "live"
+    last_update: datetime | None = field(default=None, compare=False)
+
+    def to_record(self) -> dict[str, Any]:
+        """The replay/record JSON-lines form of this event (CONTRACT §5)."""
+        if self.kind == "remove":
+            return {"event": "removeData", "data": {"key": self.key}, "at": format_time(self.at)}
+        data: dict[str, Any] = {"key": self.key, "value": self.value}
+        if self.last_update is not None:
+            data["lastUpdate"] = format_time(self.last_update)
+        if self.icon is not None:
+            data["icon"] = self.icon
+        return {"event": "setData", "data": data, "at": format_time(self.at)}
+
+
+def parse_number(value: str | None) -> float | None:
+    """The finite float a value denotes, or ``None`` when it is not numeric.
+
+    >>> parse_number(" -3 "), parse_number("1e3"), parse_number("NaN"), parse_number("")
+    (-3.0, 1000.0, None, None)
+    """
+    if value is None or len(value) > 400 or not _NUMBER_RE.fullmatch(value):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def normalize_key(key: str) -> str:
+    """Keys are compared in Unicode NFC form (``sıcaklık`` typed either way is one key)."""
+    return unicodedata.normalize("NFC", key)
+
+
+def format_time(at: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and a ``Z``, as PxServ writes ``lastUpdate``."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp; a naive one is taken as UTC. Raises ``ValueError``."""
+    if not isinstance(text, str) or len(text) > 64:
+        raise ValueError("timestamp must be an ISO-8601 string")
+    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _check_key(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        raise MalformedEvent("not_object", f"payload is {type(payload).__name__}, not an object")
+    if "key" not in payload:
+        raise MalformedEvent("bad_key", "payload has no 'key'")
+    key = payload["key"]
+    if not isinstance(key, str):
+        raise MalformedEvent("bad_key", f"'key' is {type(key).__name__}, not a string")
+    if not key.strip():
+        raise MalformedEvent("bad_key", "'key' is empty")
+    if "\x00" in key:
+        raise MalformedEvent("bad_key", "'key' contains a NUL character")
+    return key
+
+
+def _utf8_size(text: str) -> int:
+    return len(text.encode("utf-8", errors="surrogatepass"))
+
+
+def _coerce_value(value: Any) -> str:
+    # bool is an int subclass in Python but never a PxServ value.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise MalformedEvent("bad_value", f"'value' is {'null' if value is None else 'a boolean'}")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise MalformedEvent("bad_value", "'value' is not a finite number")
+        return repr(value)
+    raise MalformedEvent("bad_value", f"'value' is {type(value).__name__}, not a string or number")
+
+
+def _check_text(text: str, what: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedEvent(
+            "bad_unicode", f"{what} is not valid Unicode (lone surrogate)"
+        ) from exc
+
+
+def parse_set_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Event:
+    """Turn a ``setData`` payload into an :class:`Event`; raise :class:`MalformedEvent` if bad."""
+    key = _check_key(payload)
+    if "value" not in payload:
+        raise MalformedEvent("bad_value", "setData payload has no 'value'")
+    value = _coerce_value(payload["value"])
+    icon = payload.get("icon")
+    if icon is not None and not isinstance(icon, str):
+        raise MalformedEvent("bad_icon", f"'icon' is {type(icon).__name__}, not a string")
+    size = _utf8_size(key) + _utf8_size(value) + (_utf8_size(icon) if icon else 0)
+    if size > MAX_PAYLOAD_BYTES:
+        raise MalformedEvent(
+            "too_large", f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES} byte limit"
+        )
+    _check_text(key, "'key'")
+    _check_text(value, "'value'")
+    last_update = None
+    raw_update = payload.get("lastUpdate")
+    if isinstance(raw_update, str):
+        try:
+            last_update = parse_time(raw_update)
+        except ValueError:
+            last_update = None  # informational only; a bad one does not spoil the reading
+    return Event(
+        kind="set",
+        key=normalize_key(key),
+        value=value,
+        number=parse_number(value),
+        at=at,
+        icon=icon,
+        origin=origin,
+        last_update=last_update,
+    )
+
+
+def parse_remove_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Event:
+    """Turn a ``removeData`` payload into an :class:`Event`; raise :class:`MalformedEvent`."""
+    key = _check_key(payload)
+    if _utf8_size(key) > MAX_PAYLOAD_BYTES:
+        raise MalformedEvent("too_large", "key is over the size limit")
+    _check_text(key, "'key'")
+    return Event(kind="remove", key=normalize_key(key), value=None, at=at, origin=origin)
+
+
+def parse_record(record: Any) -> Event:
+    """Parse one replay/record line (already JSON-decoded) of CONTRACT §5 into an Event."""
+    if not isinstance(record, dict):
+        raise MalformedEvent("bad_record", "record is not an object")
+    kind = record.get("event")
+    data = record.get("data")
+    raw_at = record.get("at")
+    at: datetime | None = None
+    if raw_at is not None:
+        try:
+            at = parse_time(raw_at)
+        except (ValueError, TypeError) as exc:
+            raise MalformedEvent(
+                "bad_record", f"'at' is not an ISO-8601 time: {raw_at!r:.60}"
+            ) from exc
+    if kind == "setData":
+        if at is None:
+            raw_update = data.get("lastUpdate") if isinstance(data, dict) else None
+            if raw_update is None:
+                raise MalformedEvent(
+                    "bad_record", "setData record has neither 'at' nor 'data.lastUpdate'"
+                )
+            try:
+                at = parse_time(raw_update)
+            except (ValueError, TypeError) as exc:
+                raise MalformedEvent(
+                    "bad_record", "'data.lastUpdate' is not an ISO-8601 time"
+                ) from exc
+        return parse_set_data(data, at=at, origin="replay")
+    if kind == "removeData":
+        if at is None:
+            raise MalformedEvent("bad_record", "removeData record needs 'at'")
+        return parse_remove_data(data, at=at, origin="replay")
+    raise MalformedEvent(
+        "bad_record", f"'event' must be 'setData' or 'removeData', not {kind!r:.40}"
+    )

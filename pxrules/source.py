@@ -1,0 +1,455 @@
+"""PxServ Socket.IO client as a hot reactivex Observable of :class:`~pxrules.events.Event`.
+
+>>> async def main() -> None:                                   # doctest: +SKIP
+...     async with PxServSource(api_key="...") as source:
+...         source.events.subscribe(print)
+...         await source.wait_closed()
+
+The source owns its reconnect policy (python-socketio's own reconnection is off): transport drops
+and server-side namespace disconnects are retried alike, forever, with capped exponential backoff
+and jitter. A refusal on the very first connect is final and raises :class:`KeyRefusedError` with
+the server's message; a refusal later (key revoked) is retried at the maximum backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import reactivex
+import socketio
+from reactivex.subject import BehaviorSubject
+
+from .backoff import Backoff
+from .errors import KeyRefusedError
+from .events import Event, MalformedEvent, parse_remove_data, parse_set_data
+from .subjects import IsolatingSubject
+
+log = logging.getLogger("pxrules.source")
+
+DEFAULT_URL = "https://api.pxserv.net"
+
+
+class ConnectionState(enum.StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    REFUSED = "refused"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatus:
+    """What the source is doing now; ``reason`` says why when it is not connected."""
+
+    state: ConnectionState
+    since: datetime
+    reason: str | None = None
+    failures: int = 0
+    reconnects: int = 0
+
+
+@dataclass
+class SourceStats:
+    """Counters the daemon exports as metrics."""
+
+    events: Counter[str]
+    malformed: Counter[str]
+    subscriber_errors: int = 0
+    snapshots: int = 0
+    snapshot_failures: int = 0
+    reconnects: int = 0
+    last_event_monotonic: float | None = None
+
+
+class RateLimitedWarning:
+    """Log a recurring warning at most once per ``interval`` seconds, with the count skipped."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._last = -float("inf")
+        self._suppressed = 0
+
+    def warn(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self._interval:
+            self._suppressed += 1
+            return
+        if self._suppressed:
+            message += " (%d similar warnings suppressed)"
+            args = (*args, self._suppressed)
+        self._logger.warning(message, *args)
+        self._last = now
+        self._suppressed = 0
+
+
+@dataclass
+class _Link:
+    """One connection attempt: its client, why it was refused or closed."""
+
+    client: socketio.AsyncClient
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    refusal: str | None = None
+    reason: str | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:200]
+
+
+class PxServSource:
+    """A connection to one PxServ project; ``events`` is hot and emits on the asyncio loop.
+
+    Subscribe to ``events`` before awaiting anything after :meth:`start` (or entering the
+    ``async with``): the first connection and its snapshot happen on the next loop turn.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        url: str = DEFAULT_URL,
+        *,
+        snapshot: bool = True,
+        backoff: Backoff | None = None,
+        refused_backoff: float | None = None,
+        clock: Callable[[], datetime] | None = None,
+        transports: tuple[str, ...] = ("websocket",),
+        connect_timeout: float = 10.0,
+        request_timeout: float = 10.0,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key is empty")
+        self._api_key = api_key
+        self.url = url.rstrip("/")
+        self.snapshot = snapshot
+        self.backoff = backoff or Backoff(initial=1.0, maximum=60.0)
+        # A revoked key will not come back in seconds: retry it at the long end.
+        self.refused_backoff = refused_backoff or max(self.backoff.maximum, 300.0)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._transports = list(transports)
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+
+        self._events: IsolatingSubject[Event] = IsolatingSubject(self._subscriber_failed)
+        self._status: BehaviorSubject[ConnectionStatus] = BehaviorSubject(
+            ConnectionStatus(ConnectionState.CONNECTING, self._clock())
+        )
+        self.stats = SourceStats(events=Counter(), malformed=Counter())
+        self._malformed_warning = RateLimitedWarning(log)
+        self._known: dict[str, str | None] = {}
+        self._touched: set[str] | None = None  # keys set live while a snapshot is in flight
+        self._task: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
+        self._connected_once: asyncio.Future[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self._client: socketio.AsyncClient | None = None
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def events(self) -> reactivex.Observable[Event]:
+        """Hot Observable of every valid event (live and snapshot)."""
+        return self._events
+
+    @property
+    def status(self) -> reactivex.Observable[ConnectionStatus]:
+        """Connection state changes; replays the current state to each new subscriber."""
+        return self._status
+
+    @property
+    def current_status(self) -> ConnectionStatus:
+        return self._status.value
+
+    def __repr__(self) -> str:  # the key is deliberately absent
+        return f"PxServSource(url={self.url!r}, state={self.current_status.state.value})"
+
+    async def start(self) -> None:
+        """Begin connecting in the background. Idempotent."""
+        if self._task is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._connected_once = loop.create_future()
+        self._task = loop.create_task(self._run(), name="pxrules-source")
+
+    async def wait_connected(self) -> None:
+        """Return once the first connection is up; raise KeyRefusedError if it was refused."""
+        await self.start()
+        assert self._connected_once is not None
+        await asyncio.shield(self._connected_once)
+
+    async def wait_closed(self) -> None:
+        """Wait until the source stops: after :meth:`close`, or raise if the key was refused."""
+        await self.start()
+        assert self._task is not None
+        await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        """Disconnect, stop reconnecting and complete ``events``."""
+        self._closing.set()
+        if self._task is not None:
+            with contextlib.suppress(KeyRefusedError, asyncio.CancelledError):
+                await self._task
+        await self._disconnect_client()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self.current_status.state != ConnectionState.REFUSED:
+            self._set_status(ConnectionState.CLOSED)
+        self._events.on_completed()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def fetch_all(self) -> dict[str, Any]:
+        """REST ``GET /database/getAll``: the current value of every key."""
+        data = await self._request("GET", "/database/getAll")
+        if not isinstance(data, dict):
+            raise ValueError("getAll returned no object")
+        return data
+
+    # -- connection loop ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        ever_connected = False
+        reconnects = 0
+        while not self._closing.is_set():
+            self._set_status(ConnectionState.CONNECTING, failures=failures, reconnects=reconnects)
+            link = self._new_link()
+            client = link.client
+            try:
+                await client.connect(
+                    self.url,
+                    auth=self._auth,
+                    transports=self._transports,
+                    wait_timeout=self._connect_timeout,
+                )
+            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
+                refused = "/" in client.failed_namespaces
+                await self._discard(client)
+                failures += 1
+                if refused:
+                    reason = link.refusal or "connection refused by the server"
+                    self._set_status(ConnectionState.REFUSED, reason, failures, reconnects)
+                    if not ever_connected:
+                        log.error("PxServ refused the connection: %s", reason)
+                        error = KeyRefusedError(reason)
+                        self._resolve_connected(error)
+                        raise error from None
+                    log.error(
+                        "PxServ refused the connection: %s — check the API key; retrying in %.0fs",
+                        reason,
+                        self.refused_backoff,
+                    )
+                    await self._sleep(self.refused_backoff)
+                else:
+                    reason = _describe(exc)
+                    delay = self.backoff.delay(failures - 1)
+                    self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
+                    log.warning(
+                        "cannot connect to %s: %s; retrying in %.1fs", self.url, reason, delay
+                    )
+                    await self._sleep(delay)
+                continue
+
+            self._client = client
+            if ever_connected:
+                reconnects += 1
+                self.stats.reconnects = reconnects
+            ever_connected = True
+            failures = 0
+            self._set_status(ConnectionState.CONNECTED, reconnects=reconnects)
+            log.info("connected to %s", self.url)
+            self._resolve_connected(None)
+            if self.snapshot:
+                await self._take_snapshot(link.closed)
+            await self._wait_either(link.closed)
+            reason = link.reason or "connection closed"
+            await self._disconnect_client()
+            if self._closing.is_set():
+                break
+            delay = self.backoff.delay(0)
+            self._set_status(ConnectionState.DISCONNECTED, reason, 0, reconnects)
+            log.warning("disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, delay)
+            await self._sleep(delay)
+
+    def _auth(self) -> dict[str, str]:
+        # A callable, so a rotated key could be picked up on the next attempt.
+        return {"apiKey": self._api_key}
+
+    def _new_link(self) -> _Link:
+        client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False)
+        link = _Link(client)
+
+        async def on_connect_error(data: Any = None) -> None:
+            # Only a namespace refusal carries {"message": ...}; transport errors are strings.
+            if isinstance(data, dict) and isinstance(data.get("message"), str):
+                link.refusal = data["message"][:200]
+
+        async def on_disconnect(reason: Any = None) -> None:
+            link.reason = str(reason) if reason else "disconnected"
+            link.closed.set()
+
+        async def on_set(data: Any = None) -> None:
+            self._on_payload("set", data)
+
+        async def on_remove(data: Any = None) -> None:
+            self._on_payload("remove", data)
+
+        client.on("connect_error", on_connect_error)
+        client.on("disconnect", on_disconnect)
+        client.on("setData", on_set)
+        client.on("removeData", on_remove)
+        return link
+
+    async def _discard(self, client: socketio.AsyncClient) -> None:
+        with contextlib.suppress(Exception):
+            await client.disconnect()
+        with contextlib.suppress(Exception):
+            await client.shutdown()
+
+    async def _disconnect_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await self._discard(client)
+
+    async def _wait_either(self, event: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._closing.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def _sleep(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), timeout=delay)
+
+    def _resolve_connected(self, error: BaseException | None) -> None:
+        future = self._connected_once
+        if future is None or future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: wait_closed() is where callers see it
+
+    def _set_status(
+        self,
+        state: ConnectionState,
+        reason: str | None = None,
+        failures: int = 0,
+        reconnects: int = 0,
+    ) -> None:
+        current = self._status.value
+        if (current.state, current.reason) == (state, reason) and current.failures == failures:
+            return
+        self._status.on_next(ConnectionStatus(state, self._clock(), reason, failures, reconnects))
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _on_payload(self, kind: str, payload: Any) -> None:
+        try:
+            if kind == "set":
+                event = parse_set_data(payload, at=self._clock())
+            else:
+                event = parse_remove_data(payload, at=self._clock())
+        except MalformedEvent as exc:
+            self.stats.malformed[exc.code] += 1
+            self._malformed_warning.warn("skipped a malformed %s event: %s", kind, exc.reason)
+            return
+        if self._touched is not None:
+            self._touched.add(event.key)
+        self._emit(event)
+
+    def _emit(self, event: Event) -> None:
+        self._known[event.key] = event.value
+        self.stats.events[f"{event.origin}:{event.kind}"] += 1
+        self.stats.last_event_monotonic = time.monotonic()
+        self._events.on_next(event)
+
+    def _subscriber_failed(self, event: Event, exc: Exception) -> None:
+        # A subscriber's bug must not break the socket read path or other subscribers.
+        self.stats.subscriber_errors += 1
+        log.error(
+            "a subscriber of PxServSource.events raised on key %r: %r", event.key, exc, exc_info=exc
+        )
+
+    async def _take_snapshot(self, disconnected: asyncio.Event) -> None:
+        """Emit what changed while we were away: values that differ, keys that vanished."""
+        for attempt in range(3):
+            if disconnected.is_set() or self._closing.is_set():
+                return
+            self._touched = set()
+            try:
+                data = await self.fetch_all()
+            except Exception as exc:  # network, HTTP status, bad JSON: all just "failed"
+                self.stats.snapshot_failures += 1
+                log.warning("snapshot (getAll) failed: %s", _describe(exc))
+                self._touched = None
+                await self._sleep(self.backoff.delay(attempt))
+                continue
+            touched, self._touched = self._touched, None
+            self._apply_snapshot(data, touched)
+            self.stats.snapshots += 1
+            return
+
+    def _apply_snapshot(self, data: dict[str, Any], touched: set[str]) -> None:
+        at = self._clock()
+        seen: set[str] = set()
+        for raw_key, raw_value in data.items():
+            try:
+                event = parse_set_data(
+                    {"key": raw_key, "value": raw_value}, at=at, origin="snapshot"
+                )
+            except MalformedEvent as exc:
+                self.stats.malformed[exc.code] += 1
+                self._malformed_warning.warn("skipped a malformed snapshot value: %s", exc.reason)
+                continue
+            seen.add(event.key)
+            # A key set live during the fetch is newer than the snapshot's copy of it.
+            if event.key in touched or self._known.get(event.key) == event.value:
+                continue
+            self._emit(event)
+        for key, value in list(self._known.items()):
+            if value is not None and key not in seen and key not in touched:
+                self._emit(Event(kind="remove", key=key, value=None, at=at, origin="snapshot"))
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        if self._http is None:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._request_timeout)
+            )
+        async with self._http.request(
+            method, self.url + path, json=body, headers={"apikey": self._api_key}
+        ) as response:
+            try:
+                envelope = await response.json(content_type=None)
+            except ValueError as exc:
+                raise ValueError(f"{path}: HTTP {response.status}, body is not JSON") from exc
+            if response.status != 200 or not isinstance(envelope, dict):
+                message = envelope.get("message") if isinstance(envelope, dict) else None
+                raise ValueError(f"{path}: HTTP {response.status} {message or ''}".strip())
+            return envelope.get("data")
