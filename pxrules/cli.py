@@ -83,5 +83,26 @@ def demo(duration: float | None) -> None:
     asyncio.run(run(duration, sys.stdout))
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--strict", is_flag=True, help="Warnings (and unset ${VAR}s) fail the check.")
+def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Validate rules files offline; every problem at FILE:LINE:COL."""
+    from .checking import run_check
+
+    sys.exit(run_check(files, fmt, strict, sys.stdout))
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the rules file (for yaml-language-server)."""
+    import json
+
+    from .spec import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+
 def main() -> None:
     cli(prog_name="pxrules")

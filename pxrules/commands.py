@@ -36,11 +36,12 @@ def event_line(event: Event) -> str:
 async def simulate(host: str, port: int, api_key: str, generate: bool, out: IO[str]) -> None:
     """Serve the simulator until SIGINT/SIGTERM; optionally with the demo readings."""
     stop = asyncio.Event()
-    async with Simulator(api_key=api_key, host=host, port=port) as sim:
-        print(f"PxServ simulator on {sim.url} (Socket.IO + REST); Ctrl-C stops it", file=out)
-        if generate:
-            sim.spawn(run_generator(demo_script(sim)))
-        with stop_on_signals(stop):
+    with stop_on_signals(stop):
+        async with Simulator(api_key=api_key, host=host, port=port) as sim:
+            print(f"PxServ simulator on {sim.url} (Socket.IO + REST); Ctrl-C stops it", file=out)
+            out.flush()
+            if generate:
+                sim.spawn(run_generator(demo_script(sim)))
             await wait_for_stop(stop, None)
 
 

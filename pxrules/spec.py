@@ -1,0 +1,318 @@
+"""The rules file as pydantic models: the single source of validation and of the JSON Schema.
+
+Field descriptions here are what editors show (``pxrules schema``) and what docs/rules.md explains.
+Cross-field checks that need the whole file (notifier names, templates, Apprise URLs) live in
+:mod:`pxrules.rulefmt`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .durations import EXAMPLES, parse_duration
+
+DEFAULT_URL = "https://api.pxserv.net"
+
+#: Keys whose values may be YAML 1.1 booleans (``snapshot: yes``): they are real booleans.
+BOOL_FIELDS = frozenset({"snapshot", "resolve", "changed", "removed"})
+
+#: Conditions that make a rule an event rule (every matching event notifies).
+EVENT_CONDITIONS = ("changed", "changed_by")
+
+Severity = Literal["info", "warning", "critical"]
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_duration),
+    PlainSerializer(lambda s: s, return_type=float),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?(ms|s|m|h|d|w)?\s*)+$"},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "description": f"A duration: {EXAMPLES}.",
+        }
+    ),
+]
+
+
+def _finite_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError('expected a string or a number; write "true"/"false" in quotes for text')
+    if value is None:
+        raise ValueError("expected a string or a number, got nothing (null)")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_finite_number)]
+Scalar = Annotated[
+    str | float,
+    BeforeValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number"]}),
+]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors (a typo must never be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Condition(Strict):
+    """Every field given must hold (AND). Combinators nest other conditions."""
+
+    above: Number | None = Field(None, description="Holds when the numeric value is > N.")
+    below: Number | None = Field(None, description="Holds when the numeric value is < N.")
+    at_least: Number | None = Field(None, description="Holds when the numeric value is >= N.")
+    at_most: Number | None = Field(None, description="Holds when the numeric value is <= N.")
+    equals: Scalar | None = Field(
+        None, description="Same value: numerically if both sides are numbers, else exact string."
+    )
+    not_equals: Scalar | None = Field(None, description="Not the same value (as for equals).")
+    in_: list[Scalar] | None = Field(
+        None, alias="in", description="The value is one of these (compared as for equals)."
+    )
+    not_in: list[Scalar] | None = Field(
+        None, description="The value is none of these (compared as for equals)."
+    )
+    matches: str | None = Field(
+        None, description="A Python regular expression searched in the string value."
+    )
+    changed: Literal[True] | None = Field(
+        None, description="The value differs from the key's previous value (makes an event rule)."
+    )
+    changed_by: Number | None = Field(
+        None,
+        description="|value - previous value| >= N, both numeric (makes an event rule).",
+        gt=0,
+    )
+    removed: bool | None = Field(
+        None, description="true: the key was removed (removeData) and not set since."
+    )
+    stale: Duration | None = Field(
+        None, description="No setData for the key for this long (a dead sensor)."
+    )
+    all: list[Condition] | None = Field(None, description="Every one of these holds.")
+    any: list[Condition] | None = Field(None, description="At least one of these holds.")
+    not_: Condition | None = Field(None, alias="not", description="This condition does not hold.")
+
+    @field_validator("matches")
+    @classmethod
+    def _regex_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+    @field_validator("all", "any")
+    @classmethod
+    def _non_empty(cls, value: list[Condition] | None) -> list[Condition] | None:
+        if value is not None and not value:
+            raise ValueError("needs at least one condition")
+        return value
+
+    @model_validator(mode="after")
+    def _something_given(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("an empty condition: give at least one test such as above: 70")
+        return self
+
+    def uses(self, name: str) -> bool:
+        """Whether ``name`` (a field name such as ``changed``) appears anywhere in the tree."""
+        if getattr(self, name, None) is not None:
+            return True
+        children = [*(self.all or []), *(self.any or []), *([self.not_] if self.not_ else [])]
+        return any(child.uses(name) for child in children)
+
+
+class WebhookSpec(Strict):
+    url: NonEmptyStr = Field(description="http(s) URL that receives the alert document as JSON.")
+    method: Literal["POST", "PUT", "PATCH"] = Field("POST", description="HTTP method.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers (values may use ${VAR})."
+    )
+    secret: str | None = Field(
+        None, description="Signs each request with Standard Webhooks headers (webhook-signature)."
+    )
+    timeout: Duration = Field(10.0, description="Timeout of one attempt.")
+
+
+class PxServWriteSpec(Strict):
+    set: dict[str, str] = Field(
+        default_factory=dict, description="Keys to set; each value is a template."
+    )
+    toggle: list[NonEmptyStr] = Field(
+        default_factory=list, description='Keys to flip between "0" and "1".'
+    )
+    remove: list[NonEmptyStr] = Field(default_factory=list, description="Keys to remove.")
+
+    @model_validator(mode="after")
+    def _does_something(self) -> PxServWriteSpec:
+        if not (self.set or self.toggle or self.remove):
+            raise ValueError("give at least one of set, toggle, remove")
+        return self
+
+
+class NotifierSpec(Strict):
+    """Exactly one of ``apprise``, ``webhook``, ``pxserv``."""
+
+    apprise: NonEmptyStr | list[NonEmptyStr] | None = Field(
+        None, description="An Apprise URL or a list of them; each URL is its own target."
+    )
+    webhook: WebhookSpec | None = Field(None, description="POST the alert document to a URL.")
+    pxserv: PxServWriteSpec | None = Field(
+        None, description="Write back to PxServ over REST with the source's url and key."
+    )
+    retry_for: Duration = Field(
+        3600.0, description="Give up retrying a failed delivery after this long."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> NotifierSpec:
+        kinds = [k for k in ("apprise", "webhook", "pxserv") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a notifier needs exactly one of apprise, webhook, pxserv"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("apprise", "webhook", "pxserv") if getattr(self, k) is not None)
+
+    @property
+    def apprise_urls(self) -> list[str]:
+        if self.apprise is None:
+            return []
+        return [self.apprise] if isinstance(self.apprise, str) else list(self.apprise)
+
+
+class SourceSpec(Strict):
+    url: NonEmptyStr = Field(DEFAULT_URL, description="PxServ base URL.")
+    api_key: str | None = Field(None, description="The project's API key, e.g. ${PXSERV_API_KEY}.")
+    snapshot: bool = Field(
+        True,
+        description="On each (re)connect, fetch all values and feed the changed ones as events.",
+    )
+
+
+class RuleOptions(Strict):
+    """The rule fields that ``defaults`` may also set."""
+
+    description: str | None = Field(None, description="What the rule watches, for people.")
+    where: dict[NonEmptyStr, Condition] | None = Field(
+        None, description="Conditions on the latest values of other keys (all must hold)."
+    )
+    debounce: Duration | None = Field(
+        None, description="Wait until a key is quiet this long; evaluate only its last event."
+    )
+    for_: Duration | None = Field(
+        None, alias="for", description="The condition must hold continuously this long."
+    )
+    clear: Condition | None = Field(
+        None, description="Once firing, resolve only when this holds (hysteresis)."
+    )
+    keep_firing_for: Duration | None = Field(
+        None, description="After the resolve condition is met, stay firing this long."
+    )
+    cooldown: Duration | None = Field(
+        None, description="No new firing notification within this long of the last one."
+    )
+    repeat: Duration | None = Field(
+        None, description="Notify again every this long while still firing."
+    )
+    resolve: bool | None = Field(
+        None, description="Also notify when the alert resolves (default false)."
+    )
+    severity: Severity | None = Field(None, description="info | warning | critical (default).")
+    notify: list[NonEmptyStr] | None = Field(
+        None, description="Notifier names; `log` always exists (default: [log])."
+    )
+    title: str | None = Field(None, description="Jinja2 template of the notification title.")
+    message: str | None = Field(None, description="Jinja2 template of the notification body.")
+
+
+class DefaultsSpec(RuleOptions):
+    """Values for every rule that does not set the field itself."""
+
+
+class RuleSpec(RuleOptions):
+    name: NonEmptyStr = Field(description="Unique name of the rule.")
+    key: NonEmptyStr | None = Field(None, description="The PxServ key this rule watches.")
+    keys: list[NonEmptyStr] | None = Field(
+        None,
+        description="Glob patterns (* ? [..]) of keys; each matching key has its own state.",
+        min_length=1,
+    )
+    when: Condition = Field(description="The condition that makes the alert fire.")
+
+    @model_validator(mode="after")
+    def _one_key_field(self) -> RuleSpec:
+        if (self.key is None) == (self.keys is None):
+            raise ValueError("give exactly one of key or keys")  # same text as rulefmt's
+        return self
+
+    @property
+    def is_event_rule(self) -> bool:
+        return any(self.when.uses(name) for name in EVENT_CONDITIONS)
+
+
+class RulesFile(Strict):
+    """A pxrules rules file."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+        title="pxrules rules file",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    source: SourceSpec = Field(
+        default_factory=lambda: SourceSpec(), description="Where events come from."
+    )
+    notifiers: dict[NonEmptyStr, NotifierSpec] = Field(
+        default_factory=dict, description="Named delivery targets; `log` always exists."
+    )
+    defaults: DefaultsSpec = Field(
+        default_factory=lambda: DefaultsSpec(), description="Defaults for every rule."
+    )
+    rules: list[RuleSpec] = Field(description="The rules.")
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the rules file (for yaml-language-server and other editors)."""
+    return RulesFile.model_json_schema(by_alias=True)

@@ -1,0 +1,83 @@
+"""The real CLI as a subprocess against the simulator: tail, refused key, simulate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from pxrules.events import parse_record
+from pxrules.simulator import Simulator
+
+from .conftest import API_KEY
+
+PXRULES = [sys.executable, "-m", "pxrules"]
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PXSERV_API_KEY", None)
+    return await asyncio.create_subprocess_exec(
+        *PXRULES,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+async def read_line(stream: asyncio.StreamReader, timeout: float = 20.0) -> str:
+    return (await asyncio.wait_for(stream.readline(), timeout)).decode()
+
+
+async def test_tail_prints_and_records_events(sim: Simulator, tmp_path: Path) -> None:
+    sim.set_quietly("humidity", "64.11")
+    record = tmp_path / "events.jsonl"
+    proc = await spawn("tail", "--url", sim.url, "--api-key", API_KEY, "--record", str(record))
+    assert proc.stdout is not None
+    first = json.loads(await read_line(proc.stdout))
+    assert (first["key"], first["value"], first["origin"]) == ("humidity", "64.11", "snapshot")
+    await sim.set("sıcaklık", "23.5")
+    await sim.remove("humidity")
+    second = json.loads(await read_line(proc.stdout))
+    third = json.loads(await read_line(proc.stdout))
+    assert (second["key"], second["number"], second["origin"]) == ("sıcaklık", 23.5, "live")
+    assert (third["kind"], third["key"]) == ("remove", "humidity")
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+    lines = record.read_text(encoding="utf-8").splitlines()
+    events = [parse_record(json.loads(line)) for line in lines]
+    assert [(e.kind, e.key, e.value) for e in events] == [
+        ("set", "humidity", "64.11"),
+        ("set", "sıcaklık", "23.5"),
+        ("remove", "humidity", None),
+    ]
+
+
+async def test_tail_with_refused_key_exits_3_with_server_reason(sim: Simulator) -> None:
+    proc = await spawn("tail", "--url", sim.url, "--api-key", "wrong-key-abc")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 3
+    assert "Invalid API key." in err.decode()
+    assert "wrong-key-abc" not in err.decode()
+    assert sim.refusals == 1
+
+
+async def test_simulate_serves_until_sigterm() -> None:
+    proc = await spawn("simulate", "--port", "0", "--api-key", "k")
+    assert proc.stdout is not None
+    banner = await read_line(proc.stdout)
+    assert "PxServ simulator on http://127.0.0.1:" in banner
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_help_lists_commands_and_module_entry_point() -> None:
+    proc = await spawn("--help")
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    for command in ("demo", "simulate", "tail"):
+        assert command in out.decode()
