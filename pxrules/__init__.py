@@ -3,18 +3,36 @@
 >>> from pxrules import Event, parse_number
 >>> parse_number("71.5")
 71.5
+
+Public names are imported lazily, so ``pxrules check`` never loads the Socket.IO client.
 """
 
-from .backoff import Backoff
-from .errors import KeyRefusedError, PxRulesError
-from .events import Event, MalformedEvent, parse_number
-from .simulator import Simulator
-from .source import ConnectionState, ConnectionStatus, PxServSource
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+_EXPORTS = {
+    "Backoff": "backoff",
+    "Config": "rulefmt",
+    "ConnectionState": "source",
+    "ConnectionStatus": "source",
+    "Event": "events",
+    "KeyRefusedError": "errors",
+    "MalformedEvent": "events",
+    "PxRulesError": "errors",
+    "PxServSource": "source",
+    "RulesError": "rulefmt",
+    "Simulator": "simulator",
+    "load_config": "rulefmt",
+    "parse_number": "events",
+}
+
 __all__ = [
     "Backoff",
+    "Config",
     "ConnectionState",
     "ConnectionStatus",
     "Event",
@@ -22,7 +40,30 @@ __all__ = [
     "MalformedEvent",
     "PxRulesError",
     "PxServSource",
+    "RulesError",
     "Simulator",
     "__version__",
+    "load_config",
     "parse_number",
 ]
+
+if TYPE_CHECKING:
+    from .backoff import Backoff
+    from .errors import KeyRefusedError, PxRulesError
+    from .events import Event, MalformedEvent, parse_number
+    from .rulefmt import Config, RulesError, load_config
+    from .simulator import Simulator
+    from .source import ConnectionState, ConnectionStatus, PxServSource
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pxrules' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

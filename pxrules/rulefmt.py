@@ -171,7 +171,8 @@ class LoadResult:
 
     def summary(self) -> str:
         if self.ok:
-            tail = f", {len(self.warnings)} warnings" if self.warnings else ""
+            n = len(self.warnings)
+            tail = f", {n} warning{'s' if n != 1 else ''}" if n else ""
             return (
                 f"{self.path}: {self.rule_count} rules, {self.notifier_count} notifiers, OK{tail}"
             )
@@ -343,7 +344,7 @@ class _Checker:
             self.check_conditions(defaults, ("defaults",))
 
         raw_rules = data.get("rules")
-        rules: list[RuleDef] = []
+        rules: list[RuleSpec] = []
         if "rules" not in data:
             self.report((), "missing required field 'rules'")
         elif not isinstance(raw_rules, list):
@@ -359,8 +360,9 @@ class _Checker:
         has_errors = any(p.severity == "error" for p in self.problems)
         if has_errors or source is None or notifiers is None or defaults is None:
             return None, rule_count, notifier_count
-        config = Config(self.path, source, notifiers, tuple(rules))
-        return config, rule_count, notifier_count
+        # Only now: compiling needs every template and default to be valid.
+        compiled = tuple(_compile(rule, defaults) for rule in rules)
+        return Config(self.path, source, notifiers, compiled), rule_count, notifier_count
 
     def check_http_url(self, url: str, where: Path) -> None:
         parts = urlsplit(url)
@@ -460,8 +462,8 @@ class _Checker:
         raw_rules: list[Any],
         defaults: DefaultsSpec | None,
         notifiers: Mapping[str, NotifierSpec] | None,
-    ) -> list[RuleDef]:
-        compiled: list[RuleDef] = []
+    ) -> list[RuleSpec]:
+        valid: list[RuleSpec] = []
         seen: dict[str, int] = {}
         for i, raw in enumerate(raw_rules):
             where: Path = ("rules", i)
@@ -484,16 +486,16 @@ class _Checker:
             if rule.is_event_rule:
                 for field_name in ("for", "clear", "keep_firing_for", "resolve"):
                     attr = "for_" if field_name == "for" else field_name
-                    if attr in rule.model_fields_set:
+                    # resolve: false says what an event rule does anyway
+                    if attr in rule.model_fields_set and getattr(rule, attr) is not False:
                         self.report(
                             (*where, field_name),
                             f"'{field_name}' does not apply to an event rule (when uses "
                             "changed/changed_by: every matching event notifies)",
                             key=True,
                         )
-            if defaults is not None:
-                compiled.append(_compile(rule, defaults))
-        return compiled
+            valid.append(rule)
+        return valid
 
     def warn_unused_notifiers(
         self, notifiers: Mapping[str, NotifierSpec] | None, raw_rules: list[Any], defaults: Any
