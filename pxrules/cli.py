@@ -95,6 +95,18 @@ def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
 
 
 @cli.command()
+@click.argument("rules_file", type=click.Path(path_type=Path))
+@click.argument("events_file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--send", is_flag=True, help="Deliver the alerts through the notifiers.")
+def replay(rules_file: Path, events_file: Path, fmt: str, send: bool) -> None:
+    """Back-test rules on recorded events in virtual time; print alert transitions."""
+    from .replaying import run_replay
+
+    sys.exit(run_replay(rules_file, events_file, fmt, send, sys.stdout, sys.stderr))
+
+
+@cli.command()
 def schema() -> None:
     """Print the JSON Schema of the rules file (for yaml-language-server)."""
     import json

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
 from typing import Any, Literal, TypeVar
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from .conditions import stale_durations
 from .envvars import interpolate
 from .errors import PxRulesError
 from .spec import (
@@ -117,19 +118,10 @@ class RuleDef:
     def longest_duration(self) -> float:
         """The longest time span this rule waits for (replay flushes timers this far)."""
         spans = [self.debounce, self.for_, self.keep_firing_for, self.repeat, self.cooldown]
-        spans.extend(_stale_spans(self.when))
+        spans.extend(stale_durations(self.when))
         if self.clear is not None:
-            spans.extend(_stale_spans(self.clear))
+            spans.extend(stale_durations(self.clear))
         return max((s for s in spans if s), default=0.0)
-
-
-def _stale_spans(condition: Condition) -> Iterator[float]:
-    if condition.stale is not None:
-        yield condition.stale
-    for child in [*(condition.all or []), *(condition.any or [])]:
-        yield from _stale_spans(child)
-    if condition.not_ is not None:
-        yield from _stale_spans(condition.not_)
 
 
 @dataclass(frozen=True)

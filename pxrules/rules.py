@@ -1,0 +1,681 @@
+"""The rule engine: ``Observable[Event]`` in, ``Observable[Alert]`` out (CONTRACT §3, §6).
+
+>>> ruleset = RuleSet.from_text("rules: [{name: hot, key: t, when: {above: 30}}]")
+>>> alerts = ruleset.apply(events, scheduler)                 # doctest: +SKIP
+
+Per rule and per key an :class:`AlertTrack` walks ``inactive → pending → firing → inactive``
+(Prometheus' state machine). Time comes only from the scheduler (``scheduler.now`` and its
+timers), so the same code runs on ``AsyncIOScheduler`` live and on ``HistoricalScheduler`` /
+``TestScheduler`` in replay and tests. Timers are lazy: a timer that fires early (its deadline
+moved later meanwhile) reschedules itself instead of being cancelled on every event.
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import reactivex
+from reactivex import abc as rx_abc
+from reactivex.disposable import CompositeDisposable, Disposable
+from reactivex.scheduler import TimeoutScheduler
+
+from .alerts import Alert, AlertState, alert_id, fingerprint
+from .conditions import Predicate, Reading, compile_condition, stale_durations
+from .events import Event, format_time, parse_number, parse_time
+from .rulefmt import Config, RuleDef, RulesError, load_config, load_text
+from .templates import TemplateError
+
+log = logging.getLogger("pxrules.rules")
+
+STATE_VERSION = 1
+
+
+class Phase(enum.StrEnum):
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(slots=True)
+class KeyValue:
+    """The latest known value of one key, shared by every rule."""
+
+    value: str | None
+    number: float | None
+    icon: str | None = None
+    removed: bool = False
+    last_set: datetime | None = None
+
+
+@dataclass(slots=True)
+class AlertTrack:
+    """The state of one rule for one key."""
+
+    phase: Phase = Phase.INACTIVE
+    since: datetime | None = None  # when the condition started holding (episode start)
+    last_fire_notice: datetime | None = None  # cooldown counts from here
+    notified: bool = False  # a firing notification went out in this episode
+    last_notice: datetime | None = None  # repeat counts from here
+    clearing_since: datetime | None = None  # keep_firing_for countdown
+    last_value: str | None = None  # value at the last event-driven evaluation
+    prev_value: str | None = None  # the one before it: `previous`
+    seq: int = 0
+    held_due: datetime | None = None  # debounce: evaluate at this time
+    stale_origin: datetime | None = None  # stale clock start when the key was never set
+    timers: dict[str, rx_abc.DisposableBase] = field(default_factory=dict)
+
+
+@dataclass
+class EngineStats:
+    """Counters the daemon exports as metrics."""
+
+    events: int = 0
+    evaluations: int = 0
+    unknown: int = 0
+    suppressed: int = 0
+    errors: int = 0
+    alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, state)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A :class:`RuleDef` with its predicates compiled."""
+
+    definition: RuleDef
+    when: Predicate
+    clear: Predicate | None
+    where: tuple[tuple[str, Predicate], ...]
+    stale: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @classmethod
+    def compile(cls, definition: RuleDef) -> CompiledRule:
+        stale = list(stale_durations(definition.when))
+        if definition.clear is not None:
+            stale.extend(stale_durations(definition.clear))
+        return cls(
+            definition=definition,
+            when=compile_condition(definition.when),
+            clear=compile_condition(definition.clear) if definition.clear else None,
+            where=tuple((k, compile_condition(c)) for k, c in definition.where.items()),
+            stale=tuple(sorted(set(stale))),
+        )
+
+
+class _ValuesView(Mapping[str, str]):
+    """``values`` in templates: the latest value of every key, read-only and without copying."""
+
+    def __init__(self, values: dict[str, KeyValue]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        entry = self._values[key]
+        if entry.value is None:
+            raise KeyError(key)
+        return entry.value
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, v in self._values.items() if v.value is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._values.values() if v.value is not None)
+
+
+class RuleSet:
+    """Compiled rules with a key index: exact keys in a dict, globs matched once per new key."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.rules = tuple(CompiledRule.compile(rule) for rule in config.rules)
+        self._exact: dict[str, list[CompiledRule]] = {}
+        self._globs: list[tuple[Callable[[str], Any], CompiledRule]] = []
+        for rule in self.rules:
+            if rule.definition.key is not None:
+                self._exact.setdefault(rule.definition.key, []).append(rule)
+            for pattern in rule.definition.keys:
+                matcher = re.compile(fnmatch.translate(pattern)).match
+                self._globs.append((matcher, rule))
+        self._memo: dict[str, tuple[CompiledRule, ...]] = {}
+
+    @classmethod
+    def from_text(cls, text: str, env: Mapping[str, str] | None = None) -> RuleSet:
+        result = load_text(text, env=env or {}, strict_env=True)
+        if not result.ok or result.config is None:
+            raise RulesError(result.problems)
+        return cls(result.config)
+
+    def rules_for(self, key: str) -> tuple[CompiledRule, ...]:
+        """Every rule whose key or globs match ``key`` (memoised per key)."""
+        found = self._memo.get(key)
+        if found is None:
+            matched = list(self._exact.get(key, ()))
+            for match, rule in self._globs:
+                if match(key) and rule not in matched:
+                    matched.append(rule)
+            found = tuple(matched)
+            self._memo[key] = found
+        return found
+
+    def apply(
+        self,
+        events: reactivex.Observable[Event],
+        scheduler: rx_abc.SchedulerBase | None = None,
+        *,
+        state: Mapping[str, Any] | None = None,
+    ) -> reactivex.Observable[Alert]:
+        """The alert stream for ``events``. Each subscription runs its own engine.
+
+        Timers run on ``scheduler``, else the one given at subscribe time, else reactivex's
+        ``TimeoutScheduler`` (threads; pass an ``AsyncIOScheduler`` under asyncio).
+        ``state`` is a :meth:`Engine.snapshot` to resume from.
+        """
+
+        def subscribe(
+            observer: rx_abc.ObserverBase[Alert], scheduler_: rx_abc.SchedulerBase | None = None
+        ) -> rx_abc.DisposableBase:
+            chosen = scheduler or scheduler_ or TimeoutScheduler.singleton()
+            engine = Engine(self, chosen, observer.on_next, state=state)
+            subscription = events.subscribe(
+                engine.on_event, observer.on_error, observer.on_completed, scheduler=scheduler_
+            )
+            return CompositeDisposable(subscription, Disposable(engine.dispose))
+
+        return reactivex.create(subscribe)
+
+
+def load_rules(path: str, env: Mapping[str, str] | None = None) -> RuleSet:
+    """Load a rules file into a :class:`RuleSet`; raise :class:`RulesError` if invalid."""
+    return RuleSet(load_config(path, env=env))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment is not None else None
+
+
+def _time(text: Any) -> datetime | None:
+    return parse_time(text) if isinstance(text, str) else None
+
+
+class Engine:
+    """Runs a :class:`RuleSet` over events; ``emit`` receives each :class:`Alert`."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        scheduler: rx_abc.SchedulerBase,
+        emit: Callable[[Alert], None],
+        *,
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.ruleset = ruleset
+        self.scheduler = scheduler
+        self._emit = emit
+        self._lock = threading.RLock()
+        self.values: dict[str, KeyValue] = {}
+        self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
+        self.stats = EngineStats()
+        self._values_view = _ValuesView(self.values)
+        self._disposed = False
+        with self._lock:
+            now = scheduler.now
+            if state:
+                self._restore(state, now)
+            self._start_stale_clocks(now)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        with self._lock:
+            if self._disposed:
+                return
+            now = self.scheduler.now
+            self.stats.events += 1
+            entry = self.values.get(event.key)
+            if event.kind == "set":
+                if entry is None:
+                    entry = self.values[event.key] = KeyValue(event.value, event.number)
+                entry.value, entry.number, entry.removed = event.value, event.number, False
+                entry.icon = event.icon if event.icon is not None else entry.icon
+                entry.last_set = now
+            else:
+                if entry is None:
+                    entry = self.values[event.key] = KeyValue(None, None)
+                entry.value, entry.number, entry.removed = None, None, True
+            for rule in self.ruleset.rules_for(event.key):
+                self._guarded(rule, event.key, self._on_key_event, rule, event.key, now)
+
+    def dispose(self) -> None:
+        with self._lock:
+            self._disposed = True
+            for tracks in self.tracks.values():
+                for track in tracks.values():
+                    for timer in track.timers.values():
+                        timer.dispose()
+                    track.timers.clear()
+
+    def _guarded(self, rule: CompiledRule, key: str, fn: Callable[..., None], *args: Any) -> None:
+        # One rule's failure must not stop the others or kill the stream.
+        try:
+            fn(*args)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("rule %r failed on key %r", rule.name, key)
+
+    def _track(self, rule: CompiledRule, key: str) -> AlertTrack:
+        tracks = self.tracks[rule.name]
+        track = tracks.get(key)
+        if track is None:
+            track = tracks[key] = AlertTrack()
+        return track
+
+    def _on_key_event(self, rule: CompiledRule, key: str, now: datetime) -> None:
+        track = self._track(rule, key)
+        entry = self.values[key]
+        if track.stale_origin is None:
+            track.stale_origin = now
+        debounce = rule.definition.debounce
+        if debounce:
+            track.held_due = now + timedelta(seconds=debounce)
+            self._ensure_timer(rule, key, track, "debounce", track.held_due)
+        else:
+            self._evaluate(rule, key, track, now, shift=True)
+        if rule.stale and entry.last_set == now:
+            self._schedule_stale(rule, key, track, now)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _ensure_timer(
+        self, rule: CompiledRule, key: str, track: AlertTrack, name: str, due: datetime
+    ) -> None:
+        """Schedule ``name`` at ``due`` unless one is pending (it re-checks its due on firing)."""
+        if name in track.timers:
+            return
+        self._schedule(rule, key, track, name, due)
+
+    def _schedule(
+        self, rule: CompiledRule, key: str, track: AlertTrack, name: str, due: datetime
+    ) -> None:
+        old = track.timers.pop(name, None)
+        if old is not None:
+            old.dispose()
+
+        def action(_scheduler: rx_abc.SchedulerBase, _state: Any = None) -> None:
+            with self._lock:
+                if self._disposed or track.timers.get(name) is not handle:
+                    return
+                del track.timers[name]
+                self._guarded(rule, key, self._on_timer, rule, key, track, name, due)
+
+        handle = self.scheduler.schedule_absolute(due, action)
+        track.timers[name] = handle
+
+    def _cancel(self, track: AlertTrack, name: str) -> None:
+        timer = track.timers.pop(name, None)
+        if timer is not None:
+            timer.dispose()
+
+    def _on_timer(
+        self, rule: CompiledRule, key: str, track: AlertTrack, name: str, due: datetime
+    ) -> None:
+        d = rule.definition
+        if name == "debounce":
+            if track.held_due is None:
+                return
+            if track.held_due > due:  # a newer event moved the deadline: wait for it
+                self._schedule(rule, key, track, name, track.held_due)
+                return
+            track.held_due = None
+            self._evaluate(rule, key, track, due, shift=True)
+        elif name == "for":
+            if track.phase is Phase.PENDING:
+                self._fire(rule, key, track, due)
+        elif name == "keep":
+            if track.phase is Phase.FIRING and track.clearing_since is not None:
+                self._resolve(rule, key, track, due)
+        elif name == "repeat":
+            if track.phase is Phase.FIRING and track.notified and d.repeat:
+                self._notify(rule, key, track, "firing", due)
+                track.last_notice = due
+                self._schedule(rule, key, track, "repeat", due + timedelta(seconds=d.repeat))
+        elif name == "stale":
+            next_due = self._next_stale_deadline(rule, key, track, due - timedelta(microseconds=1))
+            if next_due is not None and next_due > due:
+                self._schedule(rule, key, track, name, next_due)  # the key was set meanwhile
+                return
+            self._evaluate(rule, key, track, due, shift=False)
+            self._schedule_stale(rule, key, track, due)
+
+    def _stale_base(self, key: str, track: AlertTrack) -> datetime | None:
+        entry = self.values.get(key)
+        if entry is not None and entry.last_set is not None:
+            return entry.last_set
+        return track.stale_origin
+
+    def _next_stale_deadline(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
+    ) -> datetime | None:
+        base = self._stale_base(key, track)
+        if base is None:
+            return None
+        for seconds in rule.stale:
+            deadline = base + timedelta(seconds=seconds)
+            if deadline > now:
+                return deadline
+        return None
+
+    def _schedule_stale(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
+    ) -> None:
+        deadline = self._next_stale_deadline(rule, key, track, now)
+        if deadline is not None:
+            self._ensure_timer(rule, key, track, "stale", deadline)
+
+    def _start_stale_clocks(self, now: datetime) -> None:
+        """``key:`` rules with ``stale`` start their clock now, even for keys never seen."""
+        for rule in self.ruleset.rules:
+            if rule.stale and rule.definition.key is not None:
+                track = self._track(rule, rule.definition.key)
+                if track.stale_origin is None:
+                    track.stale_origin = now
+            if rule.stale:
+                for key, track in self.tracks[rule.name].items():
+                    self._schedule_stale(rule, key, track, now)
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def _reading(self, key: str, track: AlertTrack, now: datetime) -> Reading:
+        entry = self.values.get(key)
+        previous = track.last_value
+        if entry is None:
+            return Reading(None, None, previous, None, False, track.stale_origin, now)
+        return Reading(
+            entry.value,
+            entry.number,
+            previous,
+            parse_number(previous) if previous is not None else None,
+            entry.removed,
+            entry.last_set or track.stale_origin,
+            now,
+        )
+
+    def _where_holds(self, rule: CompiledRule) -> bool:
+        for other, predicate in rule.where:
+            entry = self.values.get(other)
+            if entry is None or entry.value is None:
+                return False  # a key with no value does not satisfy where
+            if predicate(Reading(entry.value, entry.number, last_set=entry.last_set)) is not True:
+                return False
+        return True
+
+    def _evaluate(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime, *, shift: bool
+    ) -> None:
+        self.stats.evaluations += 1
+        reading = self._reading(key, track, now)
+        if shift:  # an event-driven evaluation: the current value becomes `previous` next time
+            track.prev_value, track.last_value = track.last_value, reading.value
+        holds = rule.when(reading)
+        if holds is True and rule.where and not self._where_holds(rule):
+            holds = False
+        d = rule.definition
+        if d.is_event_rule:
+            if holds is None:
+                self.stats.unknown += 1
+            elif holds:
+                track.since = now
+                if self._cooldown_allows(d, track, now):
+                    track.last_fire_notice = now
+                    self._notify(rule, key, track, "firing", now)
+                else:
+                    self.stats.suppressed += 1
+            return
+        if track.phase is Phase.FIRING:
+            self._step_firing(rule, key, track, reading, holds, now)
+        elif holds is None:
+            self.stats.unknown += 1
+        elif track.phase is Phase.INACTIVE:
+            if holds:
+                track.since = now
+                if d.for_:
+                    track.phase = Phase.PENDING
+                    self._schedule(rule, key, track, "for", now + timedelta(seconds=d.for_))
+                else:
+                    self._fire(rule, key, track, now)
+        elif not holds:  # pending, and the condition broke: start over
+            track.phase = Phase.INACTIVE
+            track.since = None
+            self._cancel(track, "for")
+
+    def _step_firing(
+        self,
+        rule: CompiledRule,
+        key: str,
+        track: AlertTrack,
+        reading: Reading,
+        holds: bool | None,
+        now: datetime,
+    ) -> None:
+        if rule.clear is not None:
+            resolve_met = rule.clear(reading)
+        else:
+            resolve_met = None if holds is None else not holds
+        if resolve_met is None:
+            self.stats.unknown += 1
+            return
+        keep = rule.definition.keep_firing_for
+        if resolve_met:
+            if not keep:
+                self._resolve(rule, key, track, now)
+            elif track.clearing_since is None:
+                track.clearing_since = now
+                self._schedule(rule, key, track, "keep", now + timedelta(seconds=keep))
+        elif holds and track.clearing_since is not None:  # re-triggered: keep firing
+            track.clearing_since = None
+            self._cancel(track, "keep")
+
+    @staticmethod
+    def _cooldown_allows(d: RuleDef, track: AlertTrack, now: datetime) -> bool:
+        if not d.cooldown or track.last_fire_notice is None:
+            return True
+        return (now - track.last_fire_notice).total_seconds() >= d.cooldown
+
+    def _fire(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
+        d = rule.definition
+        track.phase = Phase.FIRING
+        track.clearing_since = None
+        self._cancel(track, "for")
+        if not self._cooldown_allows(d, track, at):
+            track.notified = False
+            self.stats.suppressed += 1
+            return
+        track.notified = True
+        track.last_fire_notice = track.last_notice = at
+        self._notify(rule, key, track, "firing", at)
+        if d.repeat:
+            self._schedule(rule, key, track, "repeat", at + timedelta(seconds=d.repeat))
+
+    def _resolve(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
+        for name in ("for", "keep", "repeat"):
+            self._cancel(track, name)
+        if rule.definition.resolve and track.notified:
+            self._notify(rule, key, track, "resolved", at)
+        track.phase = Phase.INACTIVE
+        track.since = track.clearing_since = None
+        track.notified = False
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _notify(
+        self, rule: CompiledRule, key: str, track: AlertTrack, state: AlertState, at: datetime
+    ) -> None:
+        d = rule.definition
+        entry = self.values.get(key)
+        value = entry.value if entry else None
+        number = entry.number if entry else None
+        since = track.since or at
+        track.seq += 1
+        fp = fingerprint(d.name, key)
+        context = {
+            "rule": d.name,
+            "description": d.description or "",
+            "key": key,
+            "value": value,
+            "number": number,
+            "previous": track.prev_value,
+            "state": state,
+            "severity": d.severity,
+            "since": format_time(since),
+            "at": format_time(at),
+            "values": self._values_view,
+            "icon": entry.icon if entry else None,
+        }
+        title = self._render(d, "title", context)
+        message = self._render(d, "message", context)
+        alert = Alert(
+            id=alert_id(fp, track.seq),
+            fingerprint=fp,
+            rule=d.name,
+            key=key,
+            state=state,
+            severity=d.severity,
+            value=value,
+            number=number,
+            previous=track.prev_value,
+            since=since,
+            at=at,
+            title=title,
+            message=message,
+        )
+        self.stats.alerts[(d.name, state)] += 1
+        try:
+            self._emit(alert)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("a subscriber of the alert stream raised on rule %r", d.name)
+
+    def _render(self, d: RuleDef, which: str, context: dict[str, Any]) -> str:
+        template = d.title if which == "title" else d.message
+        try:
+            return template.render(**context)
+        except TemplateError as exc:
+            # The alert still goes out, with a plain text that says what went wrong.
+            self.stats.errors += 1
+            log.error("rule %r: %s template failed: %s", d.name, which, exc)
+            return f"{d.name} {context['state']}: {context['key']} = {context['value']}"
+
+    # -- snapshot / restore ---------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The engine's state as plain JSON-able data (see :meth:`_restore`)."""
+        with self._lock:
+            values = {
+                key: [e.value, e.icon, e.removed, _iso(e.last_set)]
+                for key, e in self.values.items()
+            }
+            tracks: dict[str, dict[str, Any]] = {}
+            for rule_name, by_key in self.tracks.items():
+                saved = {key: self._save_track(t) for key, t in by_key.items()}
+                if saved:
+                    tracks[rule_name] = saved
+            return {
+                "version": STATE_VERSION,
+                "at": _iso(self.scheduler.now),
+                "values": values,
+                "tracks": tracks,
+            }
+
+    @staticmethod
+    def _save_track(t: AlertTrack) -> dict[str, Any]:
+        return {
+            "phase": t.phase.value,
+            "since": _iso(t.since),
+            "last_fire_notice": _iso(t.last_fire_notice),
+            "notified": t.notified,
+            "last_notice": _iso(t.last_notice),
+            "clearing_since": _iso(t.clearing_since),
+            "last_value": t.last_value,
+            "prev_value": t.prev_value,
+            "seq": t.seq,
+            "held_due": _iso(t.held_due),
+            "stale_origin": _iso(t.stale_origin),
+        }
+
+    def _restore(self, state: Mapping[str, Any], now: datetime) -> None:
+        """Resume from :meth:`snapshot`. Rules are matched by name; unknown ones are dropped.
+
+        A ``for`` timer resumes from its recorded start if it is still due in the future; one
+        that fell due while we were not running restarts its wait from ``now`` (the values it
+        was based on are stale; the snapshot after reconnect brings fresh ones).
+        """
+        if state.get("version") != STATE_VERSION:
+            log.warning(
+                "state has version %r, expected %d: starting clean",
+                state.get("version"),
+                STATE_VERSION,
+            )
+            return
+        for key, (value, icon, removed, last_set) in state.get("values", {}).items():
+            number = parse_number(value) if value is not None else None
+            self.values[key] = KeyValue(value, number, icon, bool(removed), _time(last_set))
+        by_name = {rule.name: rule for rule in self.ruleset.rules}
+        for rule_name, saved_tracks in state.get("tracks", {}).items():
+            rule = by_name.get(rule_name)
+            if rule is None:
+                continue
+            for key, saved in saved_tracks.items():
+                if not any(r is rule for r in self.ruleset.rules_for(key)):
+                    continue  # the rule no longer watches this key
+                track = self._track(rule, key)
+                self._load_track(track, saved)
+                self._resume_timers(rule, key, track, now)
+
+    @staticmethod
+    def _load_track(track: AlertTrack, saved: Mapping[str, Any]) -> None:
+        track.phase = Phase(saved.get("phase", "inactive"))
+        track.since = _time(saved.get("since"))
+        track.last_fire_notice = _time(saved.get("last_fire_notice"))
+        track.notified = bool(saved.get("notified"))
+        track.last_notice = _time(saved.get("last_notice"))
+        track.clearing_since = _time(saved.get("clearing_since"))
+        track.last_value = saved.get("last_value")
+        track.prev_value = saved.get("prev_value")
+        track.seq = int(saved.get("seq", 0))
+        track.held_due = _time(saved.get("held_due"))
+        track.stale_origin = _time(saved.get("stale_origin"))
+
+    def _resume_timers(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
+    ) -> None:
+        d = rule.definition
+        if track.phase is Phase.PENDING:
+            if not d.for_ or d.is_event_rule:
+                track.phase, track.since = Phase.INACTIVE, None
+            else:
+                since = track.since or now
+                due = since + timedelta(seconds=d.for_)
+                if due < now:
+                    track.since, due = now, now + timedelta(seconds=d.for_)
+                self._schedule(rule, key, track, "for", due)
+        if track.phase is Phase.FIRING:
+            if track.clearing_since is not None and d.keep_firing_for:
+                keep_due = track.clearing_since + timedelta(seconds=d.keep_firing_for)
+                self._schedule(rule, key, track, "keep", max(keep_due, now))
+            if track.notified and d.repeat and track.last_notice is not None:
+                repeat_due = track.last_notice + timedelta(seconds=d.repeat)
+                self._schedule(rule, key, track, "repeat", max(repeat_due, now))
+        if track.held_due is not None and d.debounce:
+            self._schedule(rule, key, track, "debounce", max(track.held_due, now))
+        else:
+            track.held_due = None
