@@ -95,7 +95,10 @@ class Replayer:
     def finish(self, flush: float | None = None) -> None:
         """Let timers fire up to the last record's time plus the longest duration in the rules."""
         if self.scheduler is None:
-            return
+            if self._start is None:
+                return  # nothing was ever fed: no clock to advance
+            self._ensure_engine(self._start)
+        assert self.scheduler is not None
         span = self.ruleset.config.longest_duration if flush is None else flush
         self.scheduler.advance_to(self.scheduler.now + timedelta(seconds=span))
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import fnmatch
+import heapq
+import itertools
 import logging
 import re
 import threading
@@ -35,6 +37,8 @@ from .rulefmt import Config, RuleDef, RulesError, load_config, load_text
 from .templates import TemplateError
 
 log = logging.getLogger("pxrules.rules")
+
+_TIMER_RANK = {"debounce": 0, "stale": 1, "for": 2, "keep": 3, "repeat": 4}
 
 STATE_VERSION = 1
 
@@ -71,7 +75,7 @@ class AlertTrack:
     seq: int = 0
     held_due: datetime | None = None  # debounce: evaluate at this time
     stale_origin: datetime | None = None  # stale clock start when the key was never set
-    timers: dict[str, rx_abc.DisposableBase] = field(default_factory=dict)
+    timers: dict[str, int] = field(default_factory=dict)  # timer name → token of the live entry
 
 
 @dataclass
@@ -90,6 +94,7 @@ class EngineStats:
 class CompiledRule:
     """A :class:`RuleDef` with its predicates compiled."""
 
+    index: int  # position in the file: simultaneous timers fire in rule order
     definition: RuleDef
     when: Predicate
     clear: Predicate | None
@@ -101,11 +106,12 @@ class CompiledRule:
         return self.definition.name
 
     @classmethod
-    def compile(cls, definition: RuleDef) -> CompiledRule:
+    def compile(cls, index: int, definition: RuleDef) -> CompiledRule:
         stale = list(stale_durations(definition.when))
         if definition.clear is not None:
             stale.extend(stale_durations(definition.clear))
         return cls(
+            index=index,
             definition=definition,
             when=compile_condition(definition.when),
             clear=compile_condition(definition.clear) if definition.clear else None,
@@ -138,7 +144,7 @@ class RuleSet:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.rules = tuple(CompiledRule.compile(rule) for rule in config.rules)
+        self.rules = tuple(CompiledRule.compile(i, rule) for i, rule in enumerate(config.rules))
         self._exact: dict[str, list[CompiledRule]] = {}
         self._globs: list[tuple[Callable[[str], Any], CompiledRule]] = []
         for rule in self.rules:
@@ -228,6 +234,12 @@ class Engine:
         self.stats = EngineStats()
         self._values_view = _ValuesView(self.values)
         self._disposed = False
+        # One heap of timers, one scheduler wake-up for the earliest: cheap for many keys, and
+        # simultaneous timers fire in a fixed order (due, rule, key, kind) whatever the history.
+        self._heap: list[tuple[datetime, int, str, int, int, str]] = []
+        self._tokens = itertools.count()
+        self._wake: rx_abc.DisposableBase | None = None
+        self._wake_due: datetime | None = None
         with self._lock:
             now = scheduler.now
             if state:
@@ -259,10 +271,12 @@ class Engine:
     def dispose(self) -> None:
         with self._lock:
             self._disposed = True
+            if self._wake is not None:
+                self._wake.dispose()
+            self._wake = self._wake_due = None
+            self._heap.clear()
             for tracks in self.tracks.values():
                 for track in tracks.values():
-                    for timer in track.timers.values():
-                        timer.dispose()
                     track.timers.clear()
 
     def _guarded(self, rule: CompiledRule, key: str, fn: Callable[..., None], *args: Any) -> None:
@@ -282,7 +296,6 @@ class Engine:
 
     def _on_key_event(self, rule: CompiledRule, key: str, now: datetime) -> None:
         track = self._track(rule, key)
-        entry = self.values[key]
         if track.stale_origin is None:
             track.stale_origin = now
         debounce = rule.definition.debounce
@@ -291,7 +304,7 @@ class Engine:
             self._ensure_timer(rule, key, track, "debounce", track.held_due)
         else:
             self._evaluate(rule, key, track, now, shift=True)
-        if rule.stale and entry.last_set == now:
+        if rule.stale:  # any sighting starts or moves the clock; a pending timer re-checks itself
             self._schedule_stale(rule, key, track, now)
 
     # -- timers ---------------------------------------------------------------------------
@@ -307,24 +320,40 @@ class Engine:
     def _schedule(
         self, rule: CompiledRule, key: str, track: AlertTrack, name: str, due: datetime
     ) -> None:
-        old = track.timers.pop(name, None)
-        if old is not None:
-            old.dispose()
+        """(Re)arm timer ``name`` of this track at ``due``; an older entry becomes stale."""
+        token = next(self._tokens)
+        track.timers[name] = token
+        heapq.heappush(self._heap, (due, rule.index, key, _TIMER_RANK[name], token, name))
+        if self._wake_due is None or due < self._wake_due:
+            self._arm(due)
 
-        def action(_scheduler: rx_abc.SchedulerBase, _state: Any = None) -> None:
-            with self._lock:
-                if self._disposed or track.timers.get(name) is not handle:
-                    return
+    def _arm(self, due: datetime) -> None:
+        if self._wake is not None:
+            self._wake.dispose()
+        self._wake_due = due
+        self._wake = self.scheduler.schedule_absolute(due, self._on_wake)
+
+    def _on_wake(self, _scheduler: rx_abc.SchedulerBase, _state: Any = None) -> None:
+        with self._lock:
+            if self._disposed or self._wake_due is None:
+                return
+            # Everything due by the wake-up time counts as due (a live clock may read a hair early).
+            horizon = max(self.scheduler.now, self._wake_due)
+            self._wake = self._wake_due = None
+            rules = self.ruleset.rules
+            while self._heap and self._heap[0][0] <= horizon:
+                due, index, key, _, token, name = heapq.heappop(self._heap)
+                rule = rules[index]
+                track = self.tracks[rule.name].get(key)
+                if track is None or track.timers.get(name) != token:
+                    continue  # cancelled or re-armed since
                 del track.timers[name]
                 self._guarded(rule, key, self._on_timer, rule, key, track, name, due)
-
-        handle = self.scheduler.schedule_absolute(due, action)
-        track.timers[name] = handle
+            if self._heap and not self._disposed:
+                self._arm(self._heap[0][0])
 
     def _cancel(self, track: AlertTrack, name: str) -> None:
-        timer = track.timers.pop(name, None)
-        if timer is not None:
-            timer.dispose()
+        track.timers.pop(name, None)  # its heap entry is skipped when it comes up
 
     def _on_timer(
         self, rule: CompiledRule, key: str, track: AlertTrack, name: str, due: datetime
