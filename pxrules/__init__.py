@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Alert": "alerts",
     "Backoff": "backoff",
     "Config": "rulefmt",
     "ConnectionState": "source",
@@ -24,13 +25,16 @@ _EXPORTS = {
     "MalformedEvent": "events",
     "PxRulesError": "errors",
     "PxServSource": "source",
+    "RuleSet": "rules",
     "RulesError": "rulefmt",
     "Simulator": "simulator",
     "load_config": "rulefmt",
+    "load_rules": "rules",
     "parse_number": "events",
 }
 
 __all__ = [
+    "Alert",
     "Backoff",
     "Config",
     "ConnectionState",
@@ -40,18 +44,22 @@ __all__ = [
     "MalformedEvent",
     "PxRulesError",
     "PxServSource",
+    "RuleSet",
     "RulesError",
     "Simulator",
     "__version__",
     "load_config",
+    "load_rules",
     "parse_number",
 ]
 
 if TYPE_CHECKING:
+    from .alerts import Alert
     from .backoff import Backoff
     from .errors import KeyRefusedError, PxRulesError
     from .events import Event, MalformedEvent, parse_number
     from .rulefmt import Config, RulesError, load_config
+    from .rules import RuleSet, load_rules
     from .simulator import Simulator
     from .source import ConnectionState, ConnectionStatus, PxServSource
 

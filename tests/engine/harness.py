@@ -22,9 +22,7 @@ def event_at(scheduler: TestScheduler, t: float, key: str, value: str | None) ->
     return Event(kind="set", key=key, value=value, number=parse_number(value), at=at)
 
 
-def run(
-    rules: str | RuleSet, steps: Sequence[Step], until: float = 100_000.0
-) -> list[Got]:
+def run(rules: str | RuleSet, steps: Sequence[Step], until: float = 100_000.0) -> list[Got]:
     """Subscribe at t=0, push each step at its time, advance to ``until``; return the alerts."""
     alerts = run_alerts(rules, steps, until)
     return [(t, a.state, a.key, a.value) for t, a in alerts]
@@ -39,9 +37,8 @@ def run_alerts(
     got: list[tuple[float, Alert]] = []
     ruleset.apply(subject, scheduler).subscribe(lambda a: got.append((scheduler.clock, a)))
     for t, key, value in steps:
-        scheduler.schedule_absolute(
-            float(t), lambda _s, _st, ev=event_at(scheduler, t, key, value): subject.on_next(ev)
-        )
+        event = event_at(scheduler, t, key, value)
+        scheduler.schedule_absolute(float(t), lambda _s, _st, ev=event: subject.on_next(ev))
     scheduler.advance_to(until)
     for t, alert in got:
         # `at` is the virtual time the notification was due; emitted at that very tick.

@@ -26,5 +26,10 @@ def test_no_resolve_notification_unless_asked() -> None:
 
 
 def test_non_numeric_value_is_unknown_for_clear() -> None:
-    steps = [(0, "humidity", "71"), (10, "humidity", "NaN"), (20, "humidity", ""), (30, "humidity", "60")]
+    steps = [
+        (0, "humidity", "71"),
+        (10, "humidity", "NaN"),
+        (20, "humidity", ""),
+        (30, "humidity", "60"),
+    ]
     assert run(HYST, steps) == [(0, "firing", "humidity", "71"), (30, "resolved", "humidity", "60")]

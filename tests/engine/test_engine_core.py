@@ -22,7 +22,9 @@ def test_glob_rules_keep_1000_independent_states() -> None:
     steps += [(2000 + i, f"sensor/{i}", "10") for i in range(0, 1000, 2)]  # resolve the even ones
     got = run(ruleset, steps)
     assert len(got) == 1500
-    assert {k for _, s, k, _ in got if s == "resolved"} == {f"sensor/{i}" for i in range(0, 1000, 2)}
+    assert {k for _, s, k, _ in got if s == "resolved"} == {
+        f"sensor/{i}" for i in range(0, 1000, 2)
+    }
     assert len({k for _, s, k, _ in got if s == "firing"}) == 1000
 
 
@@ -44,7 +46,9 @@ def test_alert_document_fields() -> None:
         "message: '{{ description }}: {{ value }} (was {{ previous }}) since {{ since }}'",
         name="hum",
     )
-    got = run_alerts(rules, [(0, "humidity", "69"), (10, "humidity", "71"), (100, "humidity", "60")])
+    got = run_alerts(
+        rules, [(0, "humidity", "69"), (10, "humidity", "71"), (100, "humidity", "60")]
+    )
     (t1, firing), (t2, resolved) = got
     assert (t1, t2) == (70, 100)
     doc = firing.to_document()

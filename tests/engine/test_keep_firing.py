@@ -11,5 +11,13 @@ def test_resolves_after_keep_firing_for() -> None:
 
 
 def test_retrigger_cancels_the_countdown() -> None:
-    steps = [(0, "humidity", "71"), (10, "humidity", "60"), (40, "humidity", "80"), (50, "humidity", "60")]
-    assert run(KEEP, steps) == [(0, "firing", "humidity", "71"), (110, "resolved", "humidity", "60")]
+    steps = [
+        (0, "humidity", "71"),
+        (10, "humidity", "60"),
+        (40, "humidity", "80"),
+        (50, "humidity", "60"),
+    ]
+    assert run(KEEP, steps) == [
+        (0, "firing", "humidity", "71"),
+        (110, "resolved", "humidity", "60"),
+    ]

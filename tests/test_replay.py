@@ -1,0 +1,172 @@
+"""`pxrules replay` and the equivalence of live and replayed evaluation."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from pxrules.alerts import Alert
+from pxrules.cli import cli
+from pxrules.events import Event
+from pxrules.replaying import run_replay
+from pxrules.rules import RuleSet
+from pxrules.simulator import Simulator
+from pxrules.source import PxServSource
+
+from .conftest import API_KEY, FAST
+from .helpers import Collector
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "rules.example.yaml"
+GREENHOUSE = ROOT / "tests" / "fixtures" / "replay" / "greenhouse.jsonl"
+
+EXPECTED_TIMELINE = """\
+2025-03-31T17:41:35.000Z firing door-activity door=1
+2025-03-31T17:42:35.000Z firing greenhouse-humidity humidity=73.1
+2025-03-31T17:43:50.000Z firing controller-error controller/status=ERR-17 overheated
+2025-03-31T17:43:56.000Z firing door-activity door=0
+2025-03-31T17:44:25.000Z resolved greenhouse-humidity humidity=64.2
+2025-03-31T17:50:00.000Z firing soil-sensor-silent soil=35.2
+2025-03-31T17:50:20.000Z resolved soil-sensor-silent soil=35.0
+2025-03-31T18:00:20.000Z firing soil-sensor-silent soil=35.0
+"""
+
+
+def replay_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["replay", *args], env={"PXSERV_API_KEY": None})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_example_rules_on_recorded_greenhouse() -> None:
+    code, out, err = replay_cli(str(EXAMPLE), str(GREENHOUSE))
+    assert code == 0, err
+    assert out == EXPECTED_TIMELINE
+    # replay delivers nothing, so the unset API key is only a warning
+    assert "warning: source.api_key: environment variable PXSERV_API_KEY is not set" in err
+
+
+def test_json_format_prints_alert_documents() -> None:
+    code, out, _ = replay_cli("--format", "json", str(EXAMPLE), str(GREENHOUSE))
+    assert code == 0
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert [f"{d['at']} {d['state']} {d['rule']} {d['key']}={d['value']}" for d in docs] == (
+        EXPECTED_TIMELINE.splitlines()
+    )
+    first = docs[0]
+    assert set(first) == {
+        "version", "id", "fingerprint", "rule", "key", "state", "severity", "value", "number",
+        "previous", "since", "at", "title", "message",
+    }  # fmt: skip
+    assert (first["previous"], first["message"]) == ("0", "door is now open (was 0)")
+
+
+def test_invalid_lines_are_reported_with_line_numbers_and_skipped(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    good = GREENHOUSE.read_text(encoding="utf-8").splitlines()
+    lines = [
+        good[0],
+        "{not json",
+        '{"event": "removeData", "data": {"key": "door"}}',
+        "",
+        '{"event": "setData", "data": {"key": 5, "value": "1"}, "at": "2025-03-31T17:40:00Z"}',
+        *good[1:],
+    ]
+    events.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, out, err = replay_cli(str(EXAMPLE), str(events))
+    assert code == 1
+    assert f"{events}:2: error: not JSON" in err
+    assert f"{events}:3: error: removeData record needs 'at'" in err
+    assert f"{events}:5: error:" in err
+    assert out == EXPECTED_TIMELINE  # the valid records were all replayed
+
+
+def test_invalid_rules_exit_1(tmp_path: Path) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules: [{name: a, key: k, when: {abvoe: 1}}]\n", encoding="utf-8")
+    code, out, err = replay_cli(str(rules), str(GREENHOUSE))
+    assert code == 1 and out == ""
+    assert "rules[0].when.abvoe: unknown field 'abvoe'" in err
+
+
+def test_out_of_order_records_are_replayed_at_the_current_time(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    records = [
+        {"event": "setData", "data": {"key": "door", "value": "0"}, "at": "2025-01-01T00:01:00Z"},
+        {"event": "setData", "data": {"key": "door", "value": "1"}, "at": "2025-01-01T00:00:00Z"},
+    ]
+    events.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: door-activity, key: door, when: {changed: true}}]\n")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_replay(rules, events, "text", False, out, err) == 0
+    assert out.getvalue() == "2025-01-01T00:01:00.000Z firing door-activity door=1\n"
+    assert "1 records went back in time" in err.getvalue()
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)
+
+
+E2E_RULES = """
+rules:
+  - {name: door, key: door, when: {changed: true}}
+  - {name: humid, key: humidity, when: {above: 70}, clear: {below: 65}, resolve: true}
+  - {name: zones, keys: ['zone/*'], when: {in: [ALARM, FAULT]}, resolve: true}
+"""
+
+
+async def test_live_engine_and_replay_of_its_recording_agree(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    """Simulator → PxServSource → RuleSet.apply on asyncio, recorded; then replayed."""
+    ruleset = RuleSet.from_text(E2E_RULES)
+    recording: list[Event] = []
+    live: Collector[Alert] = Collector()
+    async with PxServSource(api_key=API_KEY, url=sim.url, snapshot=False, backoff=FAST) as src:
+        src.events.subscribe(recording.append)
+        ruleset.apply(src.events, AsyncIOScheduler(asyncio.get_running_loop())).subscribe(live)
+        await src.wait_connected()
+        script = [
+            ("door", "0"), ("humidity", "60"), ("door", "1"), ("humidity", "71"),
+            ("zone/1", "OK"), ("humidity", "67"), ("zone/1", "ALARM"), ("zone/2", "FAULT"),
+            ("humidity", "64"), ("door", "0"), ("zone/1", "OK"), ("sıcaklık", "20"),
+        ]  # fmt: skip
+        for key, value in script:
+            await sim.set(key, value)
+        await sim.remove("zone/2")  # value tests are unknown after a remove: zone/2 stays firing
+        await sim.set("marker", "end")
+        await asyncio.wait_for(
+            _until(lambda: bool(recording) and recording[-1].key == "marker"), 10
+        )
+        await live.wait_count(7)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(E2E_RULES, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "".join(json.dumps(e.to_record(), ensure_ascii=False) + "\n" for e in recording),
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run_replay(rules, events, "json", False, out, err) == 0, err.getvalue()
+    replayed = [json.loads(line) for line in out.getvalue().splitlines()]
+    transitions = [(a.state, a.rule, a.key, a.value, a.previous) for a in live.items]
+    assert transitions == [
+        ("firing", "door", "door", "1", "0"),
+        ("firing", "humid", "humidity", "71", "60"),
+        ("firing", "zones", "zone/1", "ALARM", "OK"),
+        ("firing", "zones", "zone/2", "FAULT", None),
+        ("resolved", "humid", "humidity", "64", "67"),
+        ("firing", "door", "door", "0", "1"),
+        ("resolved", "zones", "zone/1", "OK", "ALARM"),
+    ]
+    assert [(d["state"], d["rule"], d["key"], d["value"], d["previous"]) for d in replayed] == (
+        transitions
+    )
+    assert [d["id"] for d in replayed] == [a.id for a in live.items]
