@@ -22,9 +22,13 @@ def fingerprint(rule: str, key: str) -> str:
     return hashlib.sha256(f"{rule}\x00{key}".encode()).hexdigest()[:16]
 
 
-def alert_id(fingerprint_: str, sequence: int) -> str:
-    """Unique per notification; deterministic so a replay gives identical output."""
-    return hashlib.sha256(f"{fingerprint_}\x00{sequence}".encode()).hexdigest()[:32]
+def alert_id(fingerprint_: str, sequence: int, salt: str = "") -> str:
+    """Unique per notification; deterministic so a replay gives identical output.
+
+    The daemon salts ids with a random value kept in its state file, so a fresh state file
+    never reuses the ids of an old one.
+    """
+    return hashlib.sha256(f"{salt}\x00{fingerprint_}\x00{sequence}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

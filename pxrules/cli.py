@@ -47,8 +47,13 @@ def simulate(host: str, port: int, api_key: str, demo_data: bool) -> None:
 
 
 @cli.command()
-@click.option("--url", default=None, help="PxServ URL (default https://api.pxserv.net).")
-@click.option("--api-key", default=None, help="Project key (default: $PXSERV_API_KEY).")
+@click.argument("rules_file", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--url", default=None, help="PxServ URL (default: the rules file's, or api.pxserv.net)."
+)
+@click.option(
+    "--api-key", default=None, help="Project key (default: the rules file's, or $PXSERV_API_KEY)."
+)
 @click.option(
     "--record",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -56,18 +61,34 @@ def simulate(host: str, port: int, api_key: str, demo_data: bool) -> None:
     help="Also append events to FILE in the replay format.",
 )
 @click.option("--log-level", default="warning", show_default=True)
-def tail(url: str | None, api_key: str | None, record: Path | None, log_level: str) -> None:
+def tail(
+    rules_file: Path | None, url: str | None, api_key: str | None, record: Path | None,
+    log_level: str,
+) -> None:  # fmt: skip
     """Print live events as JSON lines."""
-    from .commands import tail as run
+    from .commands import tail as run_tail
+    from .rulefmt import load_file
     from .source import DEFAULT_URL, PxServSource
 
     _setup_logging(log_level)
-    key = api_key or os.environ.get("PXSERV_API_KEY")
+    file_url = file_key = None
+    if rules_file is not None:
+        loaded = load_file(rules_file)
+        if not loaded.ok or loaded.config is None:
+            for problem in loaded.errors:
+                click.echo(str(problem), err=True)
+            sys.exit(EXIT_INVALID)
+        file_url, file_key = loaded.config.source.url, loaded.config.source.api_key
+        if file_key and "${" in file_key:
+            file_key = None  # an unset variable, not a key
+    key = api_key or file_key or os.environ.get("PXSERV_API_KEY")
     if not key:
-        raise click.UsageError("no API key: pass --api-key or set PXSERV_API_KEY")
-    source = PxServSource(api_key=key, url=url or DEFAULT_URL)
+        raise click.UsageError(
+            "no API key: pass --api-key, set PXSERV_API_KEY or give a rules file"
+        )
+    source = PxServSource(api_key=key, url=url or file_url or DEFAULT_URL)
     try:
-        asyncio.run(run(source, sys.stdout, record))
+        asyncio.run(run_tail(source, sys.stdout, record))
     except KeyRefusedError as exc:
         click.echo(f"pxrules: {exc}", err=True)
         sys.exit(EXIT_REFUSED)
@@ -76,11 +97,48 @@ def tail(url: str | None, api_key: str | None, record: Path | None, log_level: s
 @cli.command()
 @click.option("--duration", type=float, default=None, help="Stop after S seconds.")
 def demo(duration: float | None) -> None:
-    """Start the built-in simulator and show what pxrules receives."""
-    from .commands import demo as run
+    """Run the built-in simulator with demo rules: live readings and alerts."""
+    from .demo import demo as run_demo
 
-    _setup_logging("warning")
-    asyncio.run(run(duration, sys.stdout))
+    sys.exit(asyncio.run(run_demo(duration, sys.stdout)))
+
+
+@cli.command()
+@click.argument("rules_file", type=click.Path(path_type=Path))
+@click.option(
+    "--state",
+    "state_path",
+    default="pxrules-state.db",
+    show_default=True,
+    help="SQLite file for durable state.",
+)
+@click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
+@click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+)
+@click.option(
+    "--log-format", default="text", show_default=True, type=click.Choice(["text", "json"])
+)
+def run(
+    rules_file: Path, state_path: str, http: str | None, dry_run: bool, log_level: str,
+    log_format: str,
+) -> None:  # fmt: skip
+    """Run the alerting daemon."""
+    from .daemon import Daemon, RunOptions, parse_listen
+    from .logsetup import configure
+
+    if http is not None:
+        try:
+            parse_listen(http)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--http") from None
+    formatter = configure(log_level, log_format)
+    options = RunOptions(rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run)
+    sys.exit(asyncio.run(Daemon(options, formatter=formatter).run()))
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""The asyncio bodies of the long-running CLI commands (``simulate``, ``tail``, ``demo``).
+"""The asyncio bodies of the ``simulate`` and ``tail`` commands.
 
 The click layer in :mod:`pxrules.cli` only parses arguments and calls these.
 """
@@ -77,23 +77,3 @@ async def tail(source: PxServSource, out: IO[str], record: Path | None) -> None:
     finally:
         if sink is not None:
             sink.close()
-
-
-async def demo(duration: float | None, out: IO[str]) -> None:
-    """Start the simulator and its demo readings and print what a client receives."""
-    stop = asyncio.Event()
-    async with Simulator(api_key="demo-key") as sim:
-        source = PxServSource(api_key="demo-key", url=sim.url)
-        source.events.subscribe(
-            lambda ev: print(
-                f"{format_time(ev.at)}  {ev.origin:8} {ev.kind:6} {ev.key} = {ev.value}",
-                file=out,
-                flush=True,
-            )
-        )
-        print(f"pxrules demo: simulator on {sim.url}; Ctrl-C stops it", file=out, flush=True)
-        with stop_on_signals(stop):
-            async with source:
-                await source.wait_connected()
-                sim.spawn(run_generator(demo_script(sim)))
-                await wait_for_stop(stop, duration)

@@ -38,7 +38,7 @@ from .spec import (
     SourceSpec,
     WebhookSpec,
 )
-from .templates import Template, TemplateError
+from .templates import DOCUMENT_SAMPLE, SAMPLE, Template, TemplateError
 from .yamlsafe import Mark, Path, YamlDocument, YamlFatal, load_yaml
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -387,7 +387,8 @@ class _Checker:
                 ok &= self.check_apprise(spec, where)
             if spec.pxserv is not None:
                 for key, template in spec.pxserv.set.items():
-                    self.check_template(template, (*where, "pxserv", "set", key))
+                    at: Path = (*where, "pxserv", "set", key)
+                    self.check_template(template, at, DOCUMENT_SAMPLE)
         return result if ok else None
 
     def check_apprise(self, spec: NotifierSpec, where: Path) -> bool:
@@ -409,11 +410,13 @@ class _Checker:
                 ok = False
         return ok
 
-    def check_template(self, source: str | None, where: Path) -> None:
+    def check_template(
+        self, source: str | None, where: Path, sample: Mapping[str, Any] = SAMPLE
+    ) -> None:
         if source is None or self.covered_by_unset_var(where):
             return
         try:
-            Template(source).check()
+            Template(source).check(sample)
         except TemplateError as exc:
             self.report(where, str(exc))
 

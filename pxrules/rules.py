@@ -224,8 +224,10 @@ class Engine:
         emit: Callable[[Alert], None],
         *,
         state: Mapping[str, Any] | None = None,
+        id_salt: str = "",
     ) -> None:
         self.ruleset = ruleset
+        self.id_salt = id_salt
         self.scheduler = scheduler
         self._emit = emit
         self._lock = threading.RLock()
@@ -375,9 +377,9 @@ class Engine:
                 self._resolve(rule, key, track, due)
         elif name == "repeat":
             if track.phase is Phase.FIRING and track.notified and d.repeat:
-                self._notify(rule, key, track, "firing", due)
                 track.last_notice = due
                 self._schedule(rule, key, track, "repeat", due + timedelta(seconds=d.repeat))
+                self._notify(rule, key, track, "firing", due)
         elif name == "stale":
             next_due = self._next_stale_deadline(rule, key, track, due - timedelta(microseconds=1))
             if next_due is not None and next_due > due:
@@ -531,29 +533,38 @@ class Engine:
             return
         track.notified = True
         track.last_fire_notice = track.last_notice = at
-        self._notify(rule, key, track, "firing", at)
         if d.repeat:
             self._schedule(rule, key, track, "repeat", at + timedelta(seconds=d.repeat))
+        self._notify(rule, key, track, "firing", at)
 
     def _resolve(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
         for name in ("for", "keep", "repeat"):
             self._cancel(track, name)
-        if rule.definition.resolve and track.notified:
-            self._notify(rule, key, track, "resolved", at)
+        # The state is final before anything is emitted: a subscriber persisting it sees it so.
+        announce, since = rule.definition.resolve and track.notified, track.since
         track.phase = Phase.INACTIVE
         track.since = track.clearing_since = None
         track.notified = False
+        if announce:
+            self._notify(rule, key, track, "resolved", at, since=since)
 
     # -- output ---------------------------------------------------------------------------
 
     def _notify(
-        self, rule: CompiledRule, key: str, track: AlertTrack, state: AlertState, at: datetime
+        self,
+        rule: CompiledRule,
+        key: str,
+        track: AlertTrack,
+        state: AlertState,
+        at: datetime,
+        *,
+        since: datetime | None = None,
     ) -> None:
         d = rule.definition
         entry = self.values.get(key)
         value = entry.value if entry else None
         number = entry.number if entry else None
-        since = track.since or at
+        since = since or track.since or at
         track.seq += 1
         fp = fingerprint(d.name, key)
         context = {
@@ -573,7 +584,7 @@ class Engine:
         title = self._render(d, "title", context)
         message = self._render(d, "message", context)
         alert = Alert(
-            id=alert_id(fp, track.seq),
+            id=alert_id(fp, track.seq, self.id_salt),
             fingerprint=fp,
             rule=d.name,
             key=key,
@@ -624,6 +635,12 @@ class Engine:
                 "values": values,
                 "tracks": tracks,
             }
+
+    def track_state(self, rule: str, key: str) -> dict[str, Any] | None:
+        """One rule+key's state as in :meth:`snapshot` (what the daemon saves with each alert)."""
+        with self._lock:
+            track = self.tracks.get(rule, {}).get(key)
+            return self._save_track(track) if track is not None else None
 
     @staticmethod
     def _save_track(t: AlertTrack) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def demo_script(sim: Simulator, seed: int = 7) -> Step:
 
     - ``humidity``: a slow wave around 66 % that crosses 70 for ~10 s every 30 s, with noise;
     - ``temperature``: about 21 °C with noise;
-    - ``door``: "0"/"1", flips every 9 s;
+    - ``door``: "0" at the start, then flips every 9 s;
     - ``soil``: reports every tick for 8 s, then goes silent (a dead sensor).
     """
     rng = random.Random(seed)
@@ -297,8 +297,8 @@ def demo_script(sim: Simulator, seed: int = 7) -> Step:
         humidity = 66.0 + 7.0 * math.sin(2 * math.pi * t / 30.0) + rng.uniform(-0.5, 0.5)
         await sim.set("humidity", f"{humidity:.2f}", icon="hum")
         await sim.set("temperature", f"{21 + rng.uniform(-1.5, 1.5):.1f}", icon="temp")
-        if t > 0 and t % 9 == 0:
-            door = "1" if door == "0" else "0"
+        if t % 9 == 0:  # seen closed at the start, then flips every 9 s
+            door = door if t == 0 else ("1" if door == "0" else "0")
             await sim.set("door", door, icon="door")
         if t < 8:
             await sim.set("soil", f"{35 + rng.uniform(-2, 2):.1f}", icon="soil")

@@ -66,6 +66,17 @@ SAMPLE: Mapping[str, Any] = {
 }
 
 
+#: What `pxserv` write templates see: the fields of the alert document (CONTRACT §4).
+DOCUMENT_SAMPLE: Mapping[str, Any] = {
+    "version": "1",
+    "id": "0" * 32,
+    "fingerprint": "0" * 16,
+    "title": "sample-rule firing",
+    "message": "a sample message",
+    **{k: v for k, v in SAMPLE.items() if k not in ("description", "values", "icon")},
+}
+
+
 @lru_cache(maxsize=4096)
 def _compile(source: str) -> jinja2.Template:
     return _ENV.from_string(source)
@@ -93,6 +104,6 @@ class Template:
         except Exception as exc:
             raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
 
-    def check(self) -> None:
+    def check(self, sample: Mapping[str, Any] = SAMPLE) -> None:
         """Render against sample data: raise :class:`TemplateError` on any problem."""
-        self.render(**SAMPLE)
+        self.render(**sample)

@@ -1,0 +1,244 @@
+"""Delivery: one queue and one worker per target, retries with backoff, every attempt recorded.
+
+A slow or dead target only delays its own queue: event processing and other targets go on.
+Within a target, notifications go out in order (a resolve never overtakes its firing).
+
+The retry decision is a pure function of the attempt's result and the clock
+(:func:`next_step`), so it is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from .backoff import Backoff
+from .notifiers.base import Outcome, Result, Target
+from .store import OutboxItem, Store, StoreError
+
+log = logging.getLogger("pxrules.dispatch")
+
+DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=300.0, factor=2.0, jitter=0.2)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do after an attempt: ``status`` is pending (retry at ``next_attempt``),
+    delivered, or failed."""
+
+    status: str
+    next_attempt: float
+    reason: str
+
+
+def next_step(
+    result: Result,
+    *,
+    attempts: int,
+    created: float,
+    now: float,
+    retry_for: float,
+    backoff: Backoff,
+) -> Step:
+    """Decide after attempt number ``attempts`` (1-based) of an item created at ``created``."""
+    if result.outcome is Outcome.DELIVERED:
+        return Step("delivered", now, "delivered")
+    if result.outcome is Outcome.PERMANENT:
+        return Step("failed", now, "permanent failure")
+    delay = result.retry_after if result.retry_after is not None else backoff.delay(attempts - 1)
+    deadline = created + retry_for
+    if now + delay > deadline:
+        if now >= deadline:
+            return Step("failed", now, f"gave up after {attempts} attempts")
+        delay = deadline - now  # one last try right at the deadline
+    return Step("pending", now + delay, f"retry in {delay:.1f}s")
+
+
+@dataclass
+class DispatchStats:
+    notifications: Counter[tuple[str, str]]  # (notifier, outcome) → count
+    retries: Counter[str]
+
+
+class TargetWorker:
+    """Delivers one target's notifications in order, retrying the head until done."""
+
+    def __init__(self, dispatcher: Dispatcher, notifier: str, target: Target) -> None:
+        self.dispatcher = dispatcher
+        self.notifier = notifier
+        self.target = target
+        self.queue: deque[OutboxItem] = deque()
+        self._wakeup = asyncio.Event()
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(
+            self._run(), name=f"pxrules-deliver-{self.target.name}"
+        )
+
+    def put(self, item: OutboxItem) -> None:
+        self.queue.append(item)
+        self._wakeup.set()
+
+    @property
+    def depth(self) -> int:
+        return len(self.queue) + (1 if self.busy else 0)
+
+    async def _run(self) -> None:
+        while True:
+            while not self.queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self.queue.popleft()
+            self.busy = True
+            try:
+                await self._deliver(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug here must not stop this target's deliveries for good
+                log.exception("delivery to %s failed unexpectedly", self.target.name)
+            finally:
+                self.busy = False
+
+    async def _deliver(self, item: OutboxItem) -> None:
+        d = self.dispatcher
+        attempts, next_attempt = item.attempts, item.next_attempt
+        while True:
+            wait = next_attempt - d.clock()
+            if wait > 0:
+                await d.sleep(wait)
+            result = await self.target.send(item.document)
+            attempts += 1
+            now = d.clock()
+            step = next_step(
+                result,
+                attempts=attempts,
+                created=item.created,
+                now=now,
+                retry_for=d.retry_for.get(self.notifier, 3600.0),
+                backoff=d.backoff,
+            )
+            d.stats.notifications[(self.notifier, result.outcome.value)] += 1
+            d.record(item, self.target.name, result, step, attempts, now)
+            if step.status == "delivered":
+                log.debug("delivered %s to %s: %s", item.id, self.target.name, result.detail)
+                return
+            if step.status == "failed":
+                log.error(
+                    "giving up on notification %s (rule %s, key %s) to %s after %d attempt(s): "
+                    "%s — %s",
+                    item.id,
+                    item.document.get("rule"),
+                    item.document.get("key"),
+                    self.target.name,
+                    attempts,
+                    result.detail,
+                    step.reason,
+                )
+                return
+            d.stats.retries[self.notifier] += 1
+            log.warning(
+                "delivery of %s to %s failed (%s); %s",
+                item.id,
+                self.target.name,
+                result.detail,
+                step.reason,
+            )
+            next_attempt = step.next_attempt
+
+
+class Dispatcher:
+    """Owns the workers; :meth:`submit` hands over an outbox item (already stored)."""
+
+    def __init__(
+        self,
+        targets: Mapping[str, list[Target]],
+        store: Store | None,
+        *,
+        retry_for: Mapping[str, float] | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.store = store
+        self.retry_for = dict(retry_for or {})
+        self.backoff = backoff
+        self.clock = clock
+        self.sleep = sleep
+        self.stats = DispatchStats(Counter(), Counter())
+        self.workers: dict[str, TargetWorker] = {}
+        self.by_notifier: dict[str, list[TargetWorker]] = {}
+        for notifier, notifier_targets in targets.items():
+            workers = [TargetWorker(self, notifier, t) for t in notifier_targets]
+            self.by_notifier[notifier] = workers
+            for worker in workers:
+                self.workers[worker.target.name] = worker
+
+    def start(self) -> None:
+        for worker in self.workers.values():
+            worker.start()
+
+    def targets_of(self, notifier: str) -> list[str]:
+        return [w.target.name for w in self.by_notifier.get(notifier, [])]
+
+    def submit(self, item: OutboxItem) -> None:
+        worker = self.workers.get(item.target)
+        if worker is None:
+            log.error(
+                "notification %s is for target %s, which is no longer configured: dropped",
+                item.id,
+                item.target,
+            )
+            if self.store is not None:
+                with contextlib.suppress(StoreError):
+                    self.store.attempt(
+                        item.id, item.target, "failed", "target no longer configured",
+                        status="failed", attempts=item.attempts, next_attempt=self.clock(),
+                        now=self.clock(),
+                    )  # fmt: skip
+            return
+        worker.put(item)
+
+    def record(
+        self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
+    ) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.attempt(
+                item.id,
+                target,
+                result.outcome.value,
+                result.detail,
+                status=step.status,
+                attempts=attempts,
+                next_attempt=step.next_attempt,
+                now=now,
+            )
+        except StoreError as exc:
+            log.error("%s; delivery goes on without it", exc)
+
+    @property
+    def depth(self) -> int:
+        return sum(worker.depth for worker in self.workers.values())
+
+    async def drain(self, grace: float) -> None:
+        """Let queued deliveries finish for up to ``grace`` seconds, then stop the workers.
+
+        What is not delivered by then stays pending in the outbox for the next start.
+        """
+        deadline = time.monotonic() + grace
+        while self.depth and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        tasks = [w.task for w in self.workers.values() if w.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for worker in self.workers.values():
+            await worker.target.close()

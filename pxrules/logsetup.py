@@ -1,0 +1,120 @@
+"""Logging for the daemon: text or JSON lines, and secrets redacted from every record.
+
+Redaction is the last line of defence: no code logs a secret on purpose, but a dependency's
+exception text might carry one. Every known secret (API key, webhook secrets and header
+values, Apprise URLs and their parts) is replaced by ``***`` in the formatted output.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .spec import NotifierSpec, SourceSpec
+
+_MIN_SECRET = 4
+_MIN_TOKEN = 8
+_STANDARD = set(vars(logging.makeLogRecord({})))
+
+
+def secrets_of(source: SourceSpec, notifiers: dict[str, NotifierSpec]) -> set[str]:
+    """Every string in the configuration that must never be printed."""
+    found: set[str] = set()
+    if source.api_key:
+        found.add(source.api_key)
+    for spec in notifiers.values():
+        if spec.webhook is not None:
+            if spec.webhook.secret:
+                found.add(spec.webhook.secret)
+            found.update(spec.webhook.headers.values())
+            found.update(_url_parts(spec.webhook.url, whole=False))
+        for url in spec.apprise_urls:
+            found.update(_url_parts(url, whole=True))
+    return {s for s in found if len(s) >= _MIN_SECRET}
+
+
+def _url_parts(url: str, *, whole: bool) -> set[str]:
+    parts: set[str] = {url} if whole else set()
+    try:
+        split = urlsplit(url)
+    except ValueError:
+        return parts
+    if split.username:
+        parts.add(split.username)
+    if split.password:
+        parts.add(split.password)
+    parts.update(value for _, value in parse_qsl(split.query))
+    if whole:  # Apprise URLs carry tokens anywhere: host part and path segments
+        candidates = [split.hostname or "", *split.path.split("/")]
+        parts.update(c for c in candidates if _token_like(c))
+    return parts
+
+
+def _token_like(text: str) -> bool:
+    """Long enough to be a token, and not an address (an IP or localhost is no secret)."""
+    if len(text) < _MIN_TOKEN or text == "localhost":
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return True
+    return False
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats as text or JSON, then removes secrets from the result."""
+
+    def __init__(self, json_lines: bool, secrets: Iterable[str] = ()) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.json_lines = json_lines
+        self.set_secrets(secrets)
+
+    def set_secrets(self, secrets: Iterable[str]) -> None:
+        # Longest first, so a URL is replaced before the token inside it.
+        self._secrets = sorted(set(secrets), key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.json_lines:
+            entry: dict[str, Any] = {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                    timespec="milliseconds"
+                ),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+            for key, value in vars(record).items():
+                if key not in _STANDARD and not key.startswith("_"):
+                    entry[key] = value
+            if record.exc_info:
+                entry["exception"] = self.formatException(record.exc_info)
+            text = json.dumps(entry, ensure_ascii=False, default=str)
+        else:
+            text = super().format(record)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> RedactingFormatter:
+    """Install one stderr handler on the root logger; return its formatter (to add secrets)."""
+    formatter = RedactingFormatter(fmt == "json", secrets)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    root.setLevel(numeric)
+    for noisy in ("socketio", "engineio", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("apprise").setLevel(max(numeric, logging.WARNING))
+    return formatter

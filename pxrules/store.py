@@ -1,0 +1,274 @@
+"""Durable state in one SQLite file (WAL): engine state, the delivery outbox, a delivery log.
+
+Crash safety rests on one rule: an alert's outbox rows and the state of the alert's rule+key are
+written in one transaction *before* the first delivery attempt. After ``kill -9`` the engine
+resumes from a state that already counts the alert (so it is not emitted again) and the outbox
+still holds it (so it is not lost); only a delivery that succeeded but was not yet marked can go
+out twice. Values and all other tracks are checkpointed every few seconds.
+
+>>> store = Store.open(":memory:")
+>>> store.load_engine_state()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("pxrules.store")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS key_values (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tracks (
+    rule TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (rule, key));
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    document TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    last_error TEXT,
+    PRIMARY KEY (id, target));
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created);
+CREATE TABLE IF NOT EXISTS delivery_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL, id TEXT NOT NULL, target TEXT NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT);
+"""
+
+# Keep the delivery log from growing without bound on a long-running daemon.
+DELIVERY_LOG_ROWS = 10_000
+DELIVERED_KEEP_SECONDS = 7 * 86400
+
+
+class StoreError(Exception):
+    """The state file cannot be written (disk full, read-only): alerting goes on in memory."""
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: str
+    target: str
+    notifier: str
+    document: dict[str, Any]
+    created: float
+    attempts: int
+    next_attempt: float
+
+
+class Store:
+    """The state file. Methods raise :class:`StoreError` when writing fails."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+        self._db = connection
+        self.path = path
+        self.healthy = True
+        self.last_error: str | None = None
+        self.id_salt = self._meta("id_salt")
+
+    # -- opening --------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Store:
+        """Open or create the state file (mode 0600). A corrupt one is moved aside loudly."""
+        name = str(path)
+        if name == ":memory:":
+            return cls._connect(name)
+        file = Path(name)
+        if not file.exists():
+            # Create it private before SQLite does (SQLite would honour the umask).
+            fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        try:
+            return cls._connect(name)
+        except sqlite3.DatabaseError as exc:
+            aside = file.with_name(f"{file.name}.corrupt-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(name + suffix)
+                if part.exists():
+                    part.rename(Path(str(aside) + suffix))
+            log.error(
+                "state file %s is unreadable (%s): moved it to %s and starting with a clean "
+                "state; alerts that were pending delivery in it are NOT retried",
+                name,
+                exc,
+                aside,
+            )
+            fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+            return cls._connect(name)
+
+    @classmethod
+    def _connect(cls, name: str) -> Store:
+        db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if version is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                db.execute("INSERT INTO meta VALUES ('id_salt', ?)", (secrets.token_hex(8),))
+            elif version[0] != str(SCHEMA_VERSION):
+                raise sqlite3.DatabaseError(f"unknown schema version {version[0]}")
+            db.execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return cls(db, name)
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+
+    def _meta(self, key: str) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.healthy = False
+            self.last_error = str(exc)
+            raise StoreError(f"cannot write the state file {self.path}: {exc}") from exc
+        self.healthy = True
+        self.last_error = None
+
+    # -- engine state ---------------------------------------------------------------------
+
+    def load_engine_state(self) -> dict[str, Any] | None:
+        """The engine snapshot assembled from the checkpoint and per-alert track updates."""
+        values = {
+            key: json.loads(data) for key, data in self._db.execute("SELECT * FROM key_values")
+        }
+        tracks: dict[str, dict[str, Any]] = {}
+        for rule, key, data in self._db.execute("SELECT rule, key, data FROM tracks"):
+            tracks.setdefault(rule, {})[key] = json.loads(data)
+        if not values and not tracks:
+            return None
+        return {"version": 1, "values": values, "tracks": tracks}
+
+    def checkpoint(self, snapshot: Mapping[str, Any]) -> None:
+        """Replace the stored engine state with a full snapshot."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM key_values")
+            db.executemany(
+                "INSERT INTO key_values VALUES (?, ?)",
+                ((k, json.dumps(v)) for k, v in snapshot.get("values", {}).items()),
+            )
+            db.execute("DELETE FROM tracks")
+            db.executemany(
+                "INSERT INTO tracks VALUES (?, ?, ?)",
+                (
+                    (rule, key, json.dumps(data))
+                    for rule, by_key in snapshot.get("tracks", {}).items()
+                    for key, data in by_key.items()
+                ),
+            )
+
+    # -- outbox ---------------------------------------------------------------------------
+
+    def record_alerts(
+        self,
+        rows: Iterable[tuple[str, str, str, dict[str, Any]]],
+        tracks: Iterable[tuple[str, str, dict[str, Any]]],
+        now: float,
+    ) -> None:
+        """One transaction: outbox rows ``(id, target, notifier, document)`` and track states."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (id, target, notifier, document, created, "
+                "next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
+                ((i, t, n, json.dumps(d, ensure_ascii=False), now, now) for i, t, n, d in rows),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
+                ((rule, key, json.dumps(data)) for rule, key, data in tracks),
+            )
+
+    def pending(self) -> list[OutboxItem]:
+        rows = self._db.execute(
+            "SELECT id, target, notifier, document, created, attempts, next_attempt "
+            "FROM outbox WHERE status='pending' ORDER BY created, rowid"
+        ).fetchall()
+        return [OutboxItem(i, t, n, json.loads(d), c, a, na) for i, t, n, d, c, a, na in rows]
+
+    def pending_count(self) -> int:
+        row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE status='pending'").fetchone()
+        return int(row[0])
+
+    def attempt(
+        self,
+        item_id: str,
+        target: str,
+        outcome: str,
+        detail: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt: float,
+        now: float,
+    ) -> None:
+        """Record one attempt: the outbox row's new status and a delivery-log line."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status=?, attempts=?, next_attempt=?, last_error=? "
+                "WHERE id=? AND target=?",
+                (
+                    status,
+                    attempts,
+                    next_attempt,
+                    None if outcome == "delivered" else detail,
+                    item_id,
+                    target,
+                ),
+            )
+            db.execute(
+                "INSERT INTO delivery_log (at, id, target, outcome, detail) VALUES (?,?,?,?,?)",
+                (now, item_id, target, outcome, detail),
+            )
+
+    def prune(self, now: float) -> None:
+        """Drop old delivered/failed rows and old delivery-log lines."""
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM outbox WHERE status != 'pending' AND created < ?",
+                (now - DELIVERED_KEEP_SECONDS,),
+            )
+            db.execute(
+                "DELETE FROM delivery_log WHERE seq <= (SELECT MAX(seq) FROM delivery_log) - ?",
+                (DELIVERY_LOG_ROWS,),
+            )
+
+    def delivery_log(self) -> list[tuple[str, str, str, str]]:
+        """``(id, target, outcome, detail)`` in order, for tests and inspection."""
+        return [
+            (i, t, o, d or "")
+            for i, t, o, d in self._db.execute(
+                "SELECT id, target, outcome, detail FROM delivery_log ORDER BY seq"
+            )
+        ]

@@ -1,0 +1,77 @@
+"""A real local HTTP receiver that records every request and answers from a script."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from .helpers import Collector
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False  # never answer (until the server stops)
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """``plan[path]`` is consumed one reply per request; when empty, 200."""
+
+    def __init__(self, plan: dict[str, Sequence[Reply]] | None = None) -> None:
+        self.plan = {path: list(replies) for path, replies in (plan or {}).items()}
+        self.requests: Collector[Request] = Collector()
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._hung: list[asyncio.Event] = []
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def to(self, path: str) -> list[Request]:
+        return [r for r in self.requests.items if r.path == path]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        self.requests(Request(request.path, dict(request.headers), body, time.monotonic()))
+        replies = self.plan.get(request.path) or []
+        reply = replies.pop(0) if replies else Reply()
+        if reply.hang:
+            gate = asyncio.Event()
+            self._hung.append(gate)
+            await gate.wait()
+        return web.Response(status=reply.status, headers=reply.headers, text="{}")
+
+    async def __aenter__(self) -> Receiver:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for gate in self._hung:
+            gate.set()
+        assert self._runner is not None
+        await self._runner.shutdown()
+        await self._runner.cleanup()
