@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -45,23 +46,30 @@ def _url_parts(url: str, *, whole: bool) -> set[str]:
         split = urlsplit(url)
     except ValueError:
         return parts
-    if split.username:
+    if split.username and _token_like(split.username):
         parts.add(split.username)
     if split.password:
         parts.add(split.password)
     parts.update(value for _, value in parse_qsl(split.query))
     if whole:  # Apprise URLs carry tokens anywhere: host part and path segments
-        candidates = [split.hostname or "", *split.path.split("/")]
+        # Tokens hide in the "host" too: tgram://123456:AAbb.../chat parses as host:port.
+        host_part = split.netloc.rsplit("@", 1)[-1]
+        candidates = [host_part, *host_part.split(":"), *split.path.split("/")]
         parts.update(c for c in candidates if _token_like(c))
     return parts
 
 
+_DOMAIN = re.compile(r"(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*(?::\d+)?")
+
+
 def _token_like(text: str) -> bool:
-    """Long enough to be a token, and not an address (an IP or localhost is no secret)."""
-    if len(text) < _MIN_TOKEN or text == "localhost":
+    """Long enough to be a token, and not an address: IPs, localhost, domain names (with an
+    optional port) are no secrets, and redacting them would garble every log line."""
+    address = text.rsplit(":", 1)[0] if text.rsplit(":", 1)[-1].isdigit() else text
+    if len(text) < _MIN_TOKEN or address == "localhost" or _DOMAIN.fullmatch(text):
         return False
     try:
-        ipaddress.ip_address(text)
+        ipaddress.ip_address(address)
     except ValueError:
         return True
     return False

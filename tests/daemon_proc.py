@@ -1,0 +1,108 @@
+"""Run `pxrules run` as a real subprocess and watch its JSON log lines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+
+from .helpers import Collector
+
+
+class DaemonProc:
+    def __init__(self, rules: Path, state: Path, *extra: str, env: dict[str, str] | None = None):
+        self.args = [
+            sys.executable, "-m", "pxrules", "run", str(rules), "--state", str(state),
+            "--http", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", *extra,
+        ]  # fmt: skip
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.logs: Collector[dict[str, Any]] = Collector()
+        self.raw: list[str] = []
+        self.proc: asyncio.subprocess.Process | None = None
+        self.health_url = ""
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, wait_connected: bool = True) -> DaemonProc:
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+        )
+        self._reader = asyncio.ensure_future(self._read())
+        if wait_connected:
+            await self.wait_log(lambda m: m.startswith("connected to "))
+            line = await self.wait_log(lambda m: m.startswith("health and metrics on "))
+            self.health_url = line.split(" on ", 1)[1].split("/healthz", 1)[0]
+        return self
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        async for raw in self.proc.stderr:
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            self.raw.append(text)
+            try:
+                self.logs(json.loads(text))
+            except json.JSONDecodeError:
+                self.logs({"message": text, "level": "raw"})
+
+    def messages(self) -> list[str]:
+        return [str(entry.get("message", "")) for entry in self.logs.items]
+
+    async def wait_log(self, predicate: Callable[[str], bool], timeout: float = 20.0) -> str:
+        await self.logs.wait_for(
+            lambda items: any(predicate(str(e.get("message", ""))) for e in items), timeout
+        )
+        return next(m for m in self.messages() if predicate(m))
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with aiohttp.ClientSession() as http, http.get(self.health_url + path) as response:
+            return response.status, await response.text()
+
+    async def metric(self, name: str, **labels: str) -> float:
+        _, text = await self.get("/metrics")
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
+                    total += sample.value
+        return total
+
+    async def wait_metric(
+        self, name: str, minimum: float, timeout: float = 20.0, **labels: str
+    ) -> None:
+        async def poll() -> None:
+            while await self.metric(name, **labels) < minimum:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, timeout)
+        return code
+
+    async def wait_exit(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if self._reader is not None:
+            await asyncio.wait_for(self._reader, timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
