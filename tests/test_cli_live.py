@@ -81,3 +81,34 @@ async def test_help_lists_commands_and_module_entry_point() -> None:
     assert proc.returncode == 0
     for command in ("demo", "simulate", "tail"):
         assert command in out.decode()
+
+
+async def test_tail_takes_url_and_key_from_a_rules_file(sim: Simulator, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f"source: {{url: '{sim.url}', api_key: '{API_KEY}'}}\nrules: []\n", encoding="utf-8"
+    )
+    proc = await spawn("tail", str(rules))
+    assert proc.stdout is not None
+    await sim.set("k", "v")
+    line = json.loads(await read_line(proc.stdout))
+    assert (line["key"], line["value"]) == ("k", "v")
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+
+
+async def test_demo_shows_the_promised_alerts_within_30_seconds() -> None:
+    """What `make demo` shows a newcomer: readings, a threshold alert firing and resolving,
+    a dead sensor and a door event (real time: the demo is meant to be watched)."""
+    proc = await spawn("demo", "--duration", "24")
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert "humidity" in text and "temperature" in text
+    for expected in (
+        "ALERT FIRING humidity-high",
+        "ALERT RESOLVED humidity-high",
+        "ALERT FIRING soil-sensor-silent",
+        "ALERT FIRING door [info] door=1: door opened",
+    ):
+        assert expected in text, text

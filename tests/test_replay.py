@@ -170,3 +170,33 @@ async def test_live_engine_and_replay_of_its_recording_agree(
         transitions
     )
     assert [d["id"] for d in replayed] == [a.id for a in live.items]
+
+
+async def test_replay_send_delivers_through_the_notifiers(tmp_path: Path) -> None:
+    from .receiver import Receiver
+
+    async with Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(
+            f"notifiers: {{hook: {{webhook: {{url: '{rx.url('/hook')}'}}}}}}\n"
+            "rules: [{name: door-activity, key: door, when: {changed: true}, notify: [hook]}]\n",
+            encoding="utf-8",
+        )
+        out, err = io.StringIO(), io.StringIO()
+        code = await asyncio.to_thread(run_replay, rules, GREENHOUSE, "text", True, out, err)
+        assert code == 0, err.getvalue()
+    assert [r.json()["value"] for r in rx.to("/hook")] == ["1", "0"]
+    assert out.getvalue().count("firing door-activity") == 2
+
+
+def test_replay_without_send_delivers_nothing(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    # a webhook nobody listens on: without --send it is never called, so replay still exits 0
+    rules.write_text(
+        "notifiers: {hook: {webhook: {url: 'http://127.0.0.1:9/never'}}}\n"
+        "rules: [{name: d, key: door, when: {changed: true}, notify: [hook]}]\n",
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run_replay(rules, GREENHOUSE, "text", False, out, err) == 0
+    assert out.getvalue().count("firing d door=") == 2
