@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check pxrules tests
+	$(BIN)/ruff check pxrules tests bench
 	$(BIN)/ruff format --check pxrules tests
 
 typecheck: $(STAMP)
@@ -28,6 +28,12 @@ test: lint typecheck pytest
 
 demo: $(STAMP)
 	$(BIN)/pxrules demo
+
+# Benchmarks print tables (and write bench/results.json); they are not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python bench/engine_rate.py 200000
+	$(BIN)/python bench/ingest.py 50000 3
+	$(BIN)/python bench/latency.py 5000 500
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

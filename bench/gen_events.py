@@ -15,8 +15,11 @@ def main(n: int, keys: int) -> None:
     for i in range(n):
         at = (start + timedelta(milliseconds=100 * i)).isoformat(timespec="milliseconds")
         value = f"{rng.uniform(50, 90):.1f}"
-        record = {"event": "setData", "data": {"key": f"sensor-{rng.randrange(keys)}",
-                                               "value": value}, "at": at.replace("+00:00", "Z")}
+        record = {
+            "event": "setData",
+            "data": {"key": f"sensor-{rng.randrange(keys)}", "value": value},
+            "at": at.replace("+00:00", "Z"),
+        }
         out.write(json.dumps(record) + "\n")
 
 

@@ -1,6 +1,6 @@
 """Generate a rules file with N rules (a realistic mix) for check and engine benchmarks.
 
-    python bench/gen_rules.py 1000 > /tmp/rules-1000.yaml
+python bench/gen_rules.py 1000 > /tmp/rules-1000.yaml
 """
 
 from __future__ import annotations

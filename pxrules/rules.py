@@ -71,6 +71,7 @@ class AlertTrack:
     last_notice: datetime | None = None  # repeat counts from here
     clearing_since: datetime | None = None  # keep_firing_for countdown
     last_value: str | None = None  # value at the last event-driven evaluation
+    last_number: float | None = None  # its number, so it is parsed once
     prev_value: str | None = None  # the one before it: `previous`
     seq: int = 0
     held_due: datetime | None = None  # debounce: evaluate at this time
@@ -100,6 +101,7 @@ class CompiledRule:
     clear: Predicate | None
     where: tuple[tuple[str, Predicate], ...]
     stale: tuple[float, ...]
+    event_rule: bool  # `when` uses changed/changed_by (cached: the tree walk is per evaluation)
 
     @property
     def name(self) -> str:
@@ -117,6 +119,7 @@ class CompiledRule:
             clear=compile_condition(definition.clear) if definition.clear else None,
             where=tuple((k, compile_condition(c)) for k, c in definition.where.items()),
             stale=tuple(sorted(set(stale))),
+            event_rule=definition.is_event_rule,
         )
 
 
@@ -428,14 +431,14 @@ class Engine:
 
     def _reading(self, key: str, track: AlertTrack, now: datetime) -> Reading:
         entry = self.values.get(key)
-        previous = track.last_value
         if entry is None:
-            return Reading(None, None, previous, None, False, track.stale_origin, now)
+            return Reading(None, None, track.last_value, track.last_number, False,
+                           track.stale_origin, now)  # fmt: skip
         return Reading(
             entry.value,
             entry.number,
-            previous,
-            parse_number(previous) if previous is not None else None,
+            track.last_value,
+            track.last_number,
             entry.removed,
             entry.last_set or track.stale_origin,
             now,
@@ -457,11 +460,12 @@ class Engine:
         reading = self._reading(key, track, now)
         if shift:  # an event-driven evaluation: the current value becomes `previous` next time
             track.prev_value, track.last_value = track.last_value, reading.value
+            track.last_number = reading.number
         holds = rule.when(reading)
         if holds is True and rule.where and not self._where_holds(rule):
             holds = False
         d = rule.definition
-        if d.is_event_rule:
+        if rule.event_rule:
             if holds is None:
                 self.stats.unknown += 1
             elif holds:
@@ -696,6 +700,7 @@ class Engine:
         track.last_notice = _time(saved.get("last_notice"))
         track.clearing_since = _time(saved.get("clearing_since"))
         track.last_value = saved.get("last_value")
+        track.last_number = parse_number(track.last_value) if track.last_value is not None else None
         track.prev_value = saved.get("prev_value")
         track.seq = int(saved.get("seq", 0))
         track.held_due = _time(saved.get("held_due"))
@@ -706,7 +711,7 @@ class Engine:
     ) -> None:
         d = rule.definition
         if track.phase is Phase.PENDING:
-            if not d.for_ or d.is_event_rule:
+            if not d.for_ or rule.event_rule:
                 track.phase, track.since = Phase.INACTIVE, None
             else:
                 since = track.since or now

@@ -1,0 +1,107 @@
+"""Ingest rate: bare python-socketio client vs PxServSource + RuleSet.apply (1,000 rules).
+
+    .venv/bin/python bench/ingest.py [EVENTS] [ROUNDS]
+
+A simulator process floods EVENTS setData events as fast as it can to one client. Rate is
+events / (last receive - first receive) at the client. The two clients alternate ROUNDS times
+and the best round of each is compared, so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import socketio
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+
+from pxrules.rules import RuleSet
+from pxrules.source import PxServSource
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, save, start_driver
+
+KEY = "bench-key"
+RULES = "rules:\n" + "".join(
+    f"  - {{name: r{i}, key: k/{i}, when: {{above: 50}}, clear: {{below: 40}}}}\n"
+    for i in range(1000)
+)
+
+
+async def bare(n: int) -> float:
+    port = free_port()
+    driver = await start_driver(port, KEY, n, 0, clients=1, prefix="k/")
+    stamps: list[float] = []
+    done = asyncio.Event()
+    client = socketio.AsyncClient(reconnection=False)
+
+    @client.on("setData")
+    async def on_set(data: dict[str, str]) -> None:
+        stamps.append(time.perf_counter())
+        if len(stamps) >= n:
+            done.set()
+
+    await client.connect(f"http://127.0.0.1:{port}", auth={"apiKey": KEY}, transports=["websocket"])
+    await asyncio.wait_for(done.wait(), 300)
+    await client.disconnect()
+    driver.kill()
+    await driver.wait()
+    return (n - 1) / (stamps[-1] - stamps[0])
+
+
+async def pxrules(n: int, ruleset: RuleSet | None) -> tuple[float, int]:
+    port = free_port()
+    driver = await start_driver(port, KEY, n, 0, clients=1, prefix="k/")
+    stamps: list[float] = []
+    alerts: list[object] = []
+    done = asyncio.Event()
+
+    def on_event(_event: object) -> None:
+        stamps.append(time.perf_counter())
+        if len(stamps) >= n:
+            done.set()
+
+    source = PxServSource(api_key=KEY, url=f"http://127.0.0.1:{port}", snapshot=False)
+    if ruleset is not None:
+        scheduler = AsyncIOScheduler(asyncio.get_running_loop())
+        ruleset.apply(source.events, scheduler).subscribe(alerts.append)
+    source.events.subscribe(on_event)  # after the engine: the stamp includes rule evaluation
+    async with source:
+        await asyncio.wait_for(done.wait(), 300)
+    driver.kill()
+    await driver.wait()
+    return (n - 1) / (stamps[-1] - stamps[0]), len(alerts)
+
+
+async def main(n: int, rounds: int) -> None:
+    ruleset = RuleSet.from_text(RULES)
+    bare_rates, source_rates, px_rates = [], [], []
+    for _ in range(rounds):
+        bare_rates.append(await bare(n))
+        source_rates.append((await pxrules(n, None))[0])
+        rate, alerts = await pxrules(n, ruleset)
+        px_rates.append(rate)
+    b, s, p = max(bare_rates), max(source_rates), max(px_rates)
+    print(f"{'client':<42} {'events/s':>10}")
+    print(f"{'(a) bare python-socketio AsyncClient':<42} {b:>10,.0f}")
+    print(f"{'    PxServSource alone':<42} {s:>10,.0f}")
+    print(f"{'(b) PxServSource + RuleSet.apply (1,000)':<42} {p:>10,.0f}")
+    print(
+        f"ratio b/a: {p / b:.2f} (target >= 0.90); source alone / a: {s / b:.2f}; "
+        f"alerts in the last round: {alerts}"
+    )
+    save(
+        "ingest",
+        {"events": n, "bare_per_s": b, "source_per_s": s, "pxrules_per_s": p, "ratio": p / b},
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(
+        main(
+            int(sys.argv[1]) if len(sys.argv) > 1 else 50_000,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 3,
+        )
+    )

@@ -1,0 +1,122 @@
+"""Event → webhook latency through `pxrules run`, beside bare Socket.IO delivery, in one run.
+
+    .venv/bin/python bench/latency.py [ALERTS] [RATE]
+
+A simulator process emits ALERTS events (each on a new key, so each fires a rule) at RATE per
+second, stamped with the send time. A bare python-socketio client and a `pxrules run`
+subprocess (webhook to a receiver in this process) receive them; both latencies are measured
+against the same stamps on the same machine clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import socketio
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port, percentile, save, start_driver
+
+KEY = "bench-key"
+
+
+async def main(n: int, rate: float) -> None:
+    webhook_latency: list[float] = []
+    bare_latency: list[float] = []
+    got_all = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        doc = await request.json()
+        webhook_latency.append(time.time() - float(doc["value"]))
+        if len(webhook_latency) >= n:
+            got_all.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    rx_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", rx_port).start()
+
+    sim_port = free_port()
+    driver = await start_driver(sim_port, KEY, n, rate, clients=2, prefix="lat/")
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = Path(tmp) / "rules.yaml"
+        rules.write_text(
+            f"source: {{url: 'http://127.0.0.1:{sim_port}', api_key: {KEY}, snapshot: false}}\n"
+            f"notifiers: {{hook: {{webhook: {{url: 'http://127.0.0.1:{rx_port}/hook'}}}}}}\n"
+            "rules: [{name: lat, keys: ['lat/*'], when: {above: 0}, notify: [hook]}]\n"
+        )
+        daemon = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "pxrules",
+            "run",
+            str(rules),
+            "--state",
+            f"{tmp}/s.db",
+            "--log-level",
+            "error",
+        )
+        client = socketio.AsyncClient(reconnection=False)
+
+        @client.on("setData")
+        async def on_set(data: dict[str, str]) -> None:
+            bare_latency.append(time.time() - float(data["value"]))
+
+        await client.connect(
+            f"http://127.0.0.1:{sim_port}", auth={"apiKey": KEY}, transports=["websocket"]
+        )
+        try:
+            await asyncio.wait_for(got_all.wait(), timeout=60 + n / max(rate, 1))
+        finally:
+            await client.disconnect()
+            daemon.terminate()
+            await daemon.wait()
+            driver.kill()
+            await driver.wait()
+            await runner.cleanup()
+    ms = lambda v: v * 1000  # noqa: E731
+    rows = {
+        "bare socket.io (one-way)": bare_latency,
+        "pxrules run → webhook": webhook_latency,
+    }
+    print(f"{'path':<28} {'n':>6} {'p50 ms':>9} {'p99 ms':>9}")
+    for name, values in rows.items():
+        print(
+            f"{name:<28} {len(values):>6} {ms(percentile(values, 50)):>9.2f} "
+            f"{ms(percentile(values, 99)):>9.2f}"
+        )
+    added99 = ms(percentile(webhook_latency, 99) - percentile(bare_latency, 99))
+    added50 = ms(percentile(webhook_latency, 50) - percentile(bare_latency, 50))
+    print(f"added by pxrules: p50 {added50:.2f} ms, p99 {added99:.2f} ms (target p99 <= 5 ms)")
+    save(
+        "latency",
+        {
+            "alerts": n,
+            "rate": rate,
+            "bare_p50_ms": ms(percentile(bare_latency, 50)),
+            "bare_p99_ms": ms(percentile(bare_latency, 99)),
+            "webhook_p50_ms": ms(percentile(webhook_latency, 50)),
+            "webhook_p99_ms": ms(percentile(webhook_latency, 99)),
+            "added_p50_ms": added50,
+            "added_p99_ms": added99,
+        },
+    )
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            main(
+                int(sys.argv[1]) if len(sys.argv) > 1 else 5000,
+                float(sys.argv[2]) if len(sys.argv) > 2 else 500,
+            )
+        )
