@@ -33,7 +33,7 @@ from .notifiers import build_targets
 from .notifiers.log import LogTarget
 from .rulefmt import Config, load_file
 from .rules import Engine, RuleSet
-from .source import ConnectionState, ConnectionStatus, PxServSource
+from .source import ConnectionState, PxServSource
 from .store import OutboxItem, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
@@ -86,6 +86,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log_target = LogTarget()
+        self._store_problem: str | None = None  # the state file could not be opened at all
 
     # -- state for health and metrics -----------------------------------------------------
 
@@ -129,7 +130,7 @@ class Daemon:
                 exc,
             )
             store = Store.open(":memory:")
-            store.healthy, store.last_error = False, str(exc)
+            self._store_problem = f"cannot open {self.options.state_path}: {exc}"
             return store
 
     async def run(self) -> int:
@@ -157,7 +158,6 @@ class Daemon:
             api_key=config.source.api_key, url=config.source.url, snapshot=config.source.snapshot
         )
         self.source.events.subscribe(self._on_source_event)
-        self.source.status.subscribe(self._on_status)
         log.info(
             "pxrules %s: rules %s (%d rules), notifiers %s, state %s, source %s%s",
             __version__,
@@ -272,14 +272,6 @@ class Daemon:
             self.on_event(event)
         if self.engine is not None:
             self.engine.on_event(event)
-
-    def _on_status(self, status: ConnectionStatus) -> None:
-        if status.state is ConnectionState.REFUSED and status.reconnects:
-            log.error(
-                "PxServ refuses the API key now (%s): was it revoked? Fix source.api_key and "
-                "reload (SIGHUP) or restart; retrying with a long backoff",
-                status.reason,
-            )
 
     def _on_alert(self, alert: Alert) -> None:
         # Called inside the engine: only queue here; persist and hand over once it returns.
@@ -406,7 +398,7 @@ class Daemon:
         status = self.source.current_status if self.source is not None else None
         rules_loaded = self.config is not None
         healthy = self.connected and rules_loaded
-        state_ok = self.store is None or self.store.healthy
+        state_ok = self._store_problem is None and (self.store is None or self.store.healthy)
         last = self.source.stats.last_event_monotonic if self.source is not None else None
         body: dict[str, Any] = {
             "status": ("ok" if state_ok else "degraded") if healthy else "unavailable",
@@ -423,6 +415,11 @@ class Daemon:
             "version": __version__,
         }
         return (200 if healthy else 503), body
+
+    def _state_error(self) -> str:
+        if self._store_problem is not None:
+            return self._store_problem
+        return self.store.last_error or "" if self.store is not None else ""
 
     def _health_response(self) -> web.Response:
         code, body = self.health()

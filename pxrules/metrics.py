@@ -91,7 +91,7 @@ class DaemonCollector(Collector):
         )
         yield GaugeMetricFamily(
             "pxrules_state_file_ok", "1 while the state file can be written",
-            value=1 if d.store is None or d.store.healthy else 0,
+            value=1 if d.health()[1]["state_file"] == "ok" else 0,
         )  # fmt: skip
 
 

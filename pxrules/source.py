@@ -258,7 +258,8 @@ class PxServSource:
                         self._resolve_connected(error)
                         raise error from None
                     log.error(
-                        "PxServ refused the connection: %s — check the API key; retrying in %.0fs",
+                        "PxServ refuses the API key now (%s): was it revoked or rotated? "
+                        "Fix source.api_key and restart; retrying every %.0fs meanwhile",
                         reason,
                         self.refused_backoff,
                     )

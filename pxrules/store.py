@@ -77,8 +77,9 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
         self.path = path
-        self.healthy = True
+        self.healthy = True  # the last write succeeded
         self.last_error: str | None = None
+        self.durable = path != ":memory:"  # False: state does not survive a restart
         self.id_salt = self._meta("id_salt")
 
     # -- opening --------------------------------------------------------------------------
@@ -148,7 +149,8 @@ class Store:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite rolls back by itself on some errors (FULL)
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:

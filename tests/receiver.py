@@ -19,6 +19,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer (until the server stops)
+    reset: bool = False  # drop the TCP connection without an answer
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Receiver:
         self.requests(Request(request.path, dict(request.headers), body, time.monotonic()))
         replies = self.plan.get(request.path) or []
         reply = replies.pop(0) if replies else Reply()
+        if reply.reset:
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=500)  # never reaches the client
         if reply.hang:
             gate = asyncio.Event()
             self._hung.append(gate)

@@ -1,0 +1,143 @@
+"""Process faults: kill -9 at random points; an unwritable state file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pxrules.daemon import Daemon, RunOptions
+from pxrules.simulator import Simulator
+
+from ..conftest import API_KEY
+from ..daemon_proc import DaemonProc
+from ..receiver import Receiver
+
+KILLS = 20
+
+
+def rules_for(sim: Simulator, rx: Receiver) -> str:
+    return (
+        f"source: {{url: '{sim.url}', api_key: {API_KEY}}}\n"
+        f"notifiers: {{hook: {{webhook: {{url: '{rx.url('/hook')}'}}}}}}\n"
+        "rules: [{name: seen, keys: ['k/*'], when: {above: 0}, notify: [hook]}]\n"
+    )
+
+
+@pytest.mark.timeout(240)
+async def test_kill_9_at_random_points_loses_nothing(tmp_path: Path) -> None:
+    rng = random.Random(20261128)
+    produced: list[str] = []
+    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for(sim, rx), encoding="utf-8")
+        state = tmp_path / "state.db"
+
+        async def produce() -> None:
+            i = 0
+            while True:
+                key = f"k/{i}"
+                produced.append(key)
+                await sim.set(key, "1")  # each new key fires one alert
+                i += 1
+                await asyncio.sleep(0.02)
+
+        producer = asyncio.ensure_future(produce())
+        try:
+            for _ in range(KILLS):
+                daemon = await DaemonProc(rules, state).start()
+                await asyncio.sleep(rng.uniform(0.05, 0.8))  # kill at a random point
+                daemon.kill()
+                assert await daemon.wait_exit() == -signal.SIGKILL
+            final = await DaemonProc(rules, state).start()
+        finally:
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+        expected = set(produced)
+        await rx.requests.wait_for(lambda r: {x.json()["key"] for x in r} >= expected, 60)
+        await final.wait_metric("pxrules_outbox_depth", 0)
+        assert await final.stop() == 0
+    per_key = Counter(r.json()["key"] for r in rx.requests.items)
+    assert set(per_key) == expected  # zero lost
+    duplicates = sum(count - 1 for count in per_key.values())
+    assert duplicates <= KILLS and max(per_key.values()) <= 2, per_key.most_common(3)
+    # a duplicate is the same notification again (same id), never a new one
+    ids_per_key = {k: {r.json()["id"] for r in rx.requests.items if r.json()["key"] == k}
+                   for k in per_key}  # fmt: skip
+    assert all(len(ids) == 1 for ids in ids_per_key.values())
+
+
+async def run_in_process(rules: Path, tmp_path: Path) -> tuple[Daemon, asyncio.Future[int]]:
+    daemon = Daemon(RunOptions(rules_path=rules, state_path=str(tmp_path / "s.db")))
+    task = asyncio.ensure_future(daemon.run())
+    while not daemon.connected:
+        await asyncio.sleep(0.01)
+    return daemon, task
+
+
+async def test_read_only_state_file_keeps_alerting_and_reports_degraded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for(sim, rx), encoding="utf-8")
+        daemon, task = await run_in_process(rules, tmp_path)
+        try:
+            assert daemon.store is not None
+            daemon.store._db.execute("PRAGMA query_only=ON")  # every write now fails
+            for i in range(5):
+                await sim.set(f"k/{i}", "1")
+            await rx.requests.wait_for(lambda r: len(r) == 5)  # alerting goes on in memory
+            code, health = daemon.health()
+            assert code == 200 and health["status"] == "degraded"
+            assert "readonly" in health["state_file"]
+            assert "cannot write the state file" in caplog.text
+            daemon.store._db.execute("PRAGMA query_only=OFF")  # writable again
+            await sim.set("k/after", "1")
+            await rx.requests.wait_for(lambda r: len(r) == 6)
+            assert daemon.health()[1]["status"] == "ok"
+        finally:
+            daemon.stop()
+            assert await task == 0
+
+
+async def test_full_disk_keeps_alerting(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """SQLite's own 'database or disk is full', provoked with max_page_count."""
+    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for(sim, rx), encoding="utf-8")
+        daemon, task = await run_in_process(rules, tmp_path)
+        try:
+            assert daemon.store is not None
+            db = daemon.store._db
+            db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0]}")
+            for i in range(300):  # enough outbox rows to need pages the file may not grow to
+                await sim.set(f"k/{i}", "1" * 200)
+            await rx.requests.wait_for(lambda r: len(r) == 300, 30)
+            assert "database or disk is full" in caplog.text
+        finally:
+            daemon.stop()
+            assert await task == 0
+
+
+async def test_unwritable_state_path_runs_in_memory(tmp_path: Path) -> None:
+    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for(sim, rx), encoding="utf-8")
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("a file where a directory should be")
+        daemon = DaemonProc(rules, blocker / "state.db")
+        await daemon.start()
+        await sim.set("k/1", "1")
+        await rx.requests.wait_for(lambda r: len(r) == 1)
+        code, body = await daemon.get("/healthz")
+        assert code == 200 and json.loads(body)["status"] == "degraded"
+        assert await daemon.stop() == 0
+    assert any("IN MEMORY ONLY" in m for m in daemon.messages())
