@@ -46,6 +46,7 @@ BUILTIN_NOTIFIERS = ("log",)
 DEFAULT_TITLE = "{{ rule }} {{ state }}: {{ key }} = {{ value }}"
 DEFAULT_MESSAGE = "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})"
 TOP_LEVEL = ("source", "notifiers", "defaults", "rules")
+MAX_PROBLEMS = 1000  # a hostile file can produce millions; no person reads past this
 KEY_OR_KEYS = "give exactly one of key or keys"
 
 Level = Literal["error", "warning"]
@@ -232,12 +233,20 @@ class _Checker:
     def report(
         self, where: Path, message: str, level: Level = "error", *, key: bool = False
     ) -> None:
+        if self.full:
+            return
         mark = self.doc.mark_of(where, key=key)
         self.problems.append(
             Problem(self.path, mark.line, mark.column, level, format_location(where), message)
         )
 
+    @property
+    def full(self) -> bool:
+        return len(self.problems) >= MAX_PROBLEMS
+
     def report_at(self, where: Path, mark: Mark, message: str, level: Level = "error") -> None:
+        if self.full:
+            return
         self.problems.append(
             Problem(self.path, mark.line, mark.column, level, format_location(where), message)
         )
@@ -273,6 +282,8 @@ class _Checker:
     def convert(self, exc: ValidationError, data: Any, where: Path) -> None:
         grouped: dict[tuple[Path, bool], list[str]] = {}
         for error in exc.errors(include_url=False, include_context=False, include_input=False):
+            if len(self.problems) + len(grouped) >= MAX_PROBLEMS:
+                break
             loc, is_key, message = self.describe(error, data)
             full = (*where, *loc)
             if self.covered_by_unset_var(full) or full in self.yaml_issue_paths:
@@ -594,6 +605,10 @@ def load_text(
     checker = _Checker(path, doc, os.environ if env is None else env, strict_env)
     config, result.rule_count, result.notifier_count = checker.check()
     result.problems = sorted(set(checker.problems), key=lambda p: (p.line, p.column, p.message))
+    if checker.full:
+        result.problems.append(
+            Problem(path, 1, 1, "error", "(root)", f"more than {MAX_PROBLEMS} problems: stopped")
+        )
     result.config = config
     return result
 

@@ -80,6 +80,8 @@ Scalar = Annotated[
     WithJsonSchema({"type": ["string", "number"]}),
 ]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+KeyPattern = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 class Strict(BaseModel):
@@ -270,9 +272,9 @@ class DefaultsSpec(RuleOptions):
 
 
 class RuleSpec(RuleOptions):
-    name: NonEmptyStr = Field(description="Unique name of the rule.")
-    key: NonEmptyStr | None = Field(None, description="The PxServ key this rule watches.")
-    keys: list[NonEmptyStr] | None = Field(
+    name: Name = Field(description="Unique name of the rule.")
+    key: KeyPattern | None = Field(None, description="The PxServ key this rule watches.")
+    keys: list[KeyPattern] | None = Field(
         None,
         description="Glob patterns (* ? [..]) of keys; each matching key has its own state.",
         min_length=1,
@@ -304,7 +306,7 @@ class RulesFile(Strict):
     source: SourceSpec = Field(
         default_factory=lambda: SourceSpec(), description="Where events come from."
     )
-    notifiers: dict[NonEmptyStr, NotifierSpec] = Field(
+    notifiers: dict[Name, NotifierSpec] = Field(
         default_factory=dict, description="Named delivery targets; `log` always exists."
     )
     defaults: DefaultsSpec = Field(

@@ -32,6 +32,7 @@ _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)", re.ASCII)
 _PLAIN_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
 _SPECIAL_FLOAT = {".inf": float("inf"), "+.inf": float("inf"), "-.inf": float("-inf")}
 _TRUE_FALSE = {"true": True, "false": False}
+_MAX_NUMBER_CHARS = 100  # Python refuses int("9" * 5000); no sensible rule needs more
 _BOOL_WORDS = {"yes": True, "on": True, "y": True, "no": False, "off": False, "n": False}
 
 
@@ -216,6 +217,9 @@ class _Builder:
                 f'quote it ("{text}") if you mean the text, or write '
                 f"{str(_BOOL_WORDS[lowered]).lower()}",
             )
+            return text
+        if name in ("int", "float") and len(text) > _MAX_NUMBER_CHARS:
+            self.issue(path, node, f"a number of {len(text)} characters: quote it if it is text")
             return text
         if name == "int":
             if _PLAIN_INT.fullmatch(text):
