@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench clean
+.PHONY: install test lint typecheck pytest demo bench soak clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine_rate.py 200000
 	$(BIN)/python bench/ingest.py 50000 3
 	$(BIN)/python bench/latency.py 5000 500
+
+# Load and soak (loopback only, bounded): a 60 s flood at 5,000 events/s, then a 10-minute soak.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py flood 60 5000
+	$(BIN)/python bench/soak.py soak 600
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

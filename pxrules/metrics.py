@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
@@ -90,12 +92,18 @@ class DaemonCollector(Collector):
             "pxrules_seconds_since_last_event", "Seconds since the last event", value=since
         )
         yield GaugeMetricFamily(
+            "pxrules_asyncio_tasks", "asyncio tasks alive (leak detection)",
+            value=len(asyncio.all_tasks()),
+        )  # fmt: skip
+        yield GaugeMetricFamily(
             "pxrules_state_file_ok", "1 while the state file can be written",
             value=1 if d.health()[1]["state_file"] == "ok" else 0,
         )  # fmt: skip
 
 
 def registry_for(daemon: Callable[[], Daemon]) -> CollectorRegistry:
+    """Our metrics plus the standard process_* ones (RSS, open fds, CPU) for soak tests."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DaemonCollector(daemon))
+    ProcessCollector(registry=registry)
     return registry

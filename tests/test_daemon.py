@@ -95,6 +95,8 @@ async def test_end_to_end_delivery_health_metrics_and_no_secrets(
             assert rx.to("/apprise")[0].json()["title"] == "humidity high"
             await daemon.wait_metric("pxrules_notifications_total", 3, outcome="delivered")
             _, metrics = await daemon.get("/metrics")
+            for secret in (API_KEY, HOOK_SECRET, HOOK_TOKEN, APPRISE_TOKEN):
+                assert secret not in metrics
             names = {f.name for f in text_string_to_metric_families(metrics)}
             assert {"pxrules_events_received", "pxrules_alerts", "pxrules_outbox_depth",
                     "pxrules_connected", "pxrules_rule_evaluations"} <= names  # fmt: skip
