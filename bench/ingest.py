@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/ingest.py [EVENTS] [ROUNDS]
 
-A simulator process floods EVENTS setData events as fast as it can to one client. Rate is
-events / (last receive - first receive) at the client. The two clients alternate ROUNDS times
-and the best round of each is compared, so machine noise hits both alike.
+A server process (bench/fast_server.py: pre-encoded Socket.IO frames, faster than any Python
+client can read them) streams EVENTS setData events to one client. Rate is
+events / (last receive - first receive) at the client. The clients alternate ROUNDS times and the
+best round of each is compared, so machine noise hits both alike. PxServSource runs with
+snapshot off (the bench server has no REST API).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pxrules.rules import RuleSet
 from pxrules.source import PxServSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, save, start_driver
+from common import BENCH, free_port, save  # noqa: E402
 
 KEY = "bench-key"
 RULES = "rules:\n" + "".join(
@@ -30,9 +32,19 @@ RULES = "rules:\n" + "".join(
 )
 
 
-async def bare(n: int) -> float:
+async def start_server(n: int) -> tuple[int, asyncio.subprocess.Process]:
     port = free_port()
-    driver = await start_driver(port, KEY, n, 0, clients=1, prefix="k/")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH / "fast_server.py"), str(port), KEY, str(n),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    return port, proc
+
+
+async def bare(n: int) -> float:
+    port, driver = await start_server(n)
     stamps: list[float] = []
     done = asyncio.Event()
     client = socketio.AsyncClient(reconnection=False)
@@ -52,8 +64,7 @@ async def bare(n: int) -> float:
 
 
 async def pxrules(n: int, ruleset: RuleSet | None) -> tuple[float, int]:
-    port = free_port()
-    driver = await start_driver(port, KEY, n, 0, clients=1, prefix="k/")
+    port, driver = await start_server(n)
     stamps: list[float] = []
     alerts: list[object] = []
     done = asyncio.Event()

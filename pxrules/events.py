@@ -80,7 +80,7 @@ def parse_number(value: str | None) -> float | None:
 
 def normalize_key(key: str) -> str:
     """Keys are compared in Unicode NFC form (``sıcaklık`` typed either way is one key)."""
-    return unicodedata.normalize("NFC", key)
+    return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
 def format_time(at: datetime) -> str:

@@ -34,8 +34,7 @@ class DaemonCollector(Collector):
             "pxrules_invalid_events", "Malformed events skipped, by reason", labels=["reason"]
         )
         if src is not None:
-            for label, count in src.events.items():
-                origin, kind = label.split(":", 1)
+            for (origin, kind), count in src.events.items():
                 events.add_metric([origin, kind], count)
             for reason, count in src.malformed.items():
                 invalid.add_metric([reason], count)

@@ -38,13 +38,18 @@ from .spec import (
     SourceSpec,
     WebhookSpec,
 )
-from .templates import DOCUMENT_SAMPLE, SAMPLE, Template, TemplateError
+from .templates import (
+    DEFAULT_MESSAGE,
+    DEFAULT_TITLE,
+    DOCUMENT_SAMPLE,
+    SAMPLE,
+    Template,
+    TemplateError,
+)
 from .yamlsafe import Mark, Path, YamlDocument, YamlFatal, load_yaml
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 BUILTIN_NOTIFIERS = ("log",)
-DEFAULT_TITLE = "{{ rule }} {{ state }}: {{ key }} = {{ value }}"
-DEFAULT_MESSAGE = "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})"
 TOP_LEVEL = ("source", "notifiers", "defaults", "rules")
 MAX_PROBLEMS = 1000  # a hostile file can produce millions; no person reads past this
 KEY_OR_KEYS = "give exactly one of key or keys"

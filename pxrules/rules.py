@@ -58,11 +58,14 @@ class KeyValue:
     icon: str | None = None
     removed: bool = False
     last_set: datetime | None = None
+    previous: str | None = None  # the value before the latest one (`previous`, `changed`)
+    previous_number: float | None = None
 
 
 @dataclass(slots=True)
 class AlertTrack:
-    """The state of one rule for one key."""
+    """The state of one rule for one key; only kept once the rule has something to remember
+    (a transition, a timer, a stale clock, a past alert), so idle keys cost no track."""
 
     phase: Phase = Phase.INACTIVE
     since: datetime | None = None  # when the condition started holding (episode start)
@@ -70,9 +73,6 @@ class AlertTrack:
     notified: bool = False  # a firing notification went out in this episode
     last_notice: datetime | None = None  # repeat counts from here
     clearing_since: datetime | None = None  # keep_firing_for countdown
-    last_value: str | None = None  # value at the last event-driven evaluation
-    last_number: float | None = None  # its number, so it is parsed once
-    prev_value: str | None = None  # the one before it: `previous`
     seq: int = 0
     held_due: datetime | None = None  # debounce: evaluate at this time
     stale_origin: datetime | None = None  # stale clock start when the key was never set
@@ -96,16 +96,13 @@ class CompiledRule:
     """A :class:`RuleDef` with its predicates compiled."""
 
     index: int  # position in the file: simultaneous timers fire in rule order
+    name: str
     definition: RuleDef
     when: Predicate
     clear: Predicate | None
     where: tuple[tuple[str, Predicate], ...]
     stale: tuple[float, ...]
     event_rule: bool  # `when` uses changed/changed_by (cached: the tree walk is per evaluation)
-
-    @property
-    def name(self) -> str:
-        return self.definition.name
 
     @classmethod
     def compile(cls, index: int, definition: RuleDef) -> CompiledRule:
@@ -114,6 +111,7 @@ class CompiledRule:
             stale.extend(stale_durations(definition.clear))
         return cls(
             index=index,
+            name=definition.name,
             definition=definition,
             when=compile_condition(definition.when),
             clear=compile_condition(definition.clear) if definition.clear else None,
@@ -260,15 +258,15 @@ class Engine:
             now = self.scheduler.now
             self.stats.events += 1
             entry = self.values.get(event.key)
+            if entry is None:
+                entry = self.values[event.key] = KeyValue(None, None)
+            elif entry.value is not None:
+                entry.previous, entry.previous_number = entry.value, entry.number
             if event.kind == "set":
-                if entry is None:
-                    entry = self.values[event.key] = KeyValue(event.value, event.number)
                 entry.value, entry.number, entry.removed = event.value, event.number, False
                 entry.icon = event.icon if event.icon is not None else entry.icon
                 entry.last_set = now
             else:
-                if entry is None:
-                    entry = self.values[event.key] = KeyValue(None, None)
                 entry.value, entry.number, entry.removed = None, None, True
             for rule in self.ruleset.rules_for(event.key):
                 self._guarded(rule, event.key, self._on_key_event, rule, event.key, now)
@@ -300,16 +298,20 @@ class Engine:
         return track
 
     def _on_key_event(self, rule: CompiledRule, key: str, now: datetime) -> None:
-        track = self._track(rule, key)
-        if track.stale_origin is None:
-            track.stale_origin = now
         debounce = rule.definition.debounce
+        track = self.tracks[rule.name].get(key)
+        if track is None and (rule.stale or debounce):
+            track = self._track(rule, key)
+        if track is not None and track.stale_origin is None:
+            track.stale_origin = now
         if debounce:
+            assert track is not None
             track.held_due = now + timedelta(seconds=debounce)
             self._ensure_timer(rule, key, track, "debounce", track.held_due)
         else:
-            self._evaluate(rule, key, track, now, shift=True)
+            self._evaluate(rule, key, track, now)
         if rule.stale:  # any sighting starts or moves the clock; a pending timer re-checks itself
+            assert track is not None
             self._schedule_stale(rule, key, track, now)
 
     # -- timers ---------------------------------------------------------------------------
@@ -371,7 +373,7 @@ class Engine:
                 self._schedule(rule, key, track, name, track.held_due)
                 return
             track.held_due = None
-            self._evaluate(rule, key, track, due, shift=True)
+            self._evaluate(rule, key, track, due)
         elif name == "for":
             if track.phase is Phase.PENDING:
                 self._fire(rule, key, track, due)
@@ -388,7 +390,7 @@ class Engine:
             if next_due is not None and next_due > due:
                 self._schedule(rule, key, track, name, next_due)  # the key was set meanwhile
                 return
-            self._evaluate(rule, key, track, due, shift=False)
+            self._evaluate(rule, key, track, due)
             self._schedule_stale(rule, key, track, due)
 
     def _stale_base(self, key: str, track: AlertTrack) -> datetime | None:
@@ -429,18 +431,18 @@ class Engine:
 
     # -- evaluation -----------------------------------------------------------------------
 
-    def _reading(self, key: str, track: AlertTrack, now: datetime) -> Reading:
+    def _reading(self, key: str, track: AlertTrack | None, now: datetime) -> Reading:
         entry = self.values.get(key)
+        origin = track.stale_origin if track is not None else None
         if entry is None:
-            return Reading(None, None, track.last_value, track.last_number, False,
-                           track.stale_origin, now)  # fmt: skip
+            return Reading(None, None, None, None, False, origin, now)
         return Reading(
             entry.value,
             entry.number,
-            track.last_value,
-            track.last_number,
+            entry.previous,
+            entry.previous_number,
             entry.removed,
-            entry.last_set or track.stale_origin,
+            entry.last_set or origin,
             now,
         )
 
@@ -454,16 +456,18 @@ class Engine:
         return True
 
     def _evaluate(
-        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime, *, shift: bool
+        self, rule: CompiledRule, key: str, track: AlertTrack | None, now: datetime
     ) -> None:
         self.stats.evaluations += 1
         reading = self._reading(key, track, now)
-        if shift:  # an event-driven evaluation: the current value becomes `previous` next time
-            track.prev_value, track.last_value = track.last_value, reading.value
-            track.last_number = reading.number
         holds = rule.when(reading)
         if holds is True and rule.where and not self._where_holds(rule):
             holds = False
+        if track is None:  # nothing remembered: only a holding condition needs a track
+            if holds is not True:
+                self.stats.unknown += holds is None
+                return
+            track = self._track(rule, key)
         d = rule.definition
         if rule.event_rule:
             if holds is None:
@@ -577,7 +581,7 @@ class Engine:
             "key": key,
             "value": value,
             "number": number,
-            "previous": track.prev_value,
+            "previous": entry.previous if entry else None,
             "state": state,
             "severity": d.severity,
             "since": format_time(since),
@@ -596,7 +600,7 @@ class Engine:
             severity=d.severity,
             value=value,
             number=number,
-            previous=track.prev_value,
+            previous=entry.previous if entry else None,
             since=since,
             at=at,
             title=title,
@@ -625,7 +629,7 @@ class Engine:
         """The engine's state as plain JSON-able data (see :meth:`_restore`)."""
         with self._lock:
             values = {
-                key: [e.value, e.icon, e.removed, _iso(e.last_set)]
+                key: [e.value, e.icon, e.removed, _iso(e.last_set), e.previous]
                 for key, e in self.values.items()
             }
             tracks: dict[str, dict[str, Any]] = {}
@@ -655,8 +659,6 @@ class Engine:
             "notified": t.notified,
             "last_notice": _iso(t.last_notice),
             "clearing_since": _iso(t.clearing_since),
-            "last_value": t.last_value,
-            "prev_value": t.prev_value,
             "seq": t.seq,
             "held_due": _iso(t.held_due),
             "stale_origin": _iso(t.stale_origin),
@@ -676,9 +678,18 @@ class Engine:
                 STATE_VERSION,
             )
             return
-        for key, (value, icon, removed, last_set) in state.get("values", {}).items():
-            number = parse_number(value) if value is not None else None
-            self.values[key] = KeyValue(value, number, icon, bool(removed), _time(last_set))
+        for key, saved_value in state.get("values", {}).items():
+            value, icon, removed, last_set, *rest = saved_value
+            previous = rest[0] if rest else None
+            self.values[key] = KeyValue(
+                value,
+                parse_number(value) if value is not None else None,
+                icon,
+                bool(removed),
+                _time(last_set),
+                previous,
+                parse_number(previous) if previous is not None else None,
+            )
         by_name = {rule.name: rule for rule in self.ruleset.rules}
         for rule_name, saved_tracks in state.get("tracks", {}).items():
             rule = by_name.get(rule_name)
@@ -699,9 +710,6 @@ class Engine:
         track.notified = bool(saved.get("notified"))
         track.last_notice = _time(saved.get("last_notice"))
         track.clearing_since = _time(saved.get("clearing_since"))
-        track.last_value = saved.get("last_value")
-        track.last_number = parse_number(track.last_value) if track.last_value is not None else None
-        track.prev_value = saved.get("prev_value")
         track.seq = int(saved.get("seq", 0))
         track.held_due = _time(saved.get("held_due"))
         track.stale_origin = _time(saved.get("stale_origin"))

@@ -63,7 +63,7 @@ class ConnectionStatus:
 class SourceStats:
     """Counters the daemon exports as metrics."""
 
-    events: Counter[str]
+    events: Counter[tuple[str, str]]  # (origin, kind) → count
     malformed: Counter[str]
     subscriber_errors: int = 0
     snapshots: int = 0
@@ -387,7 +387,7 @@ class PxServSource:
 
     def _emit(self, event: Event) -> None:
         self._known[event.key] = event.value
-        self.stats.events[f"{event.origin}:{event.kind}"] += 1
+        self.stats.events[(event.origin, event.kind)] += 1
         self.stats.last_event_monotonic = time.monotonic()
         self._events.on_next(event)
 

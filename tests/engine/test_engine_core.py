@@ -148,3 +148,16 @@ def test_stale_and_for_together() -> None:
         (200, "resolved", "s", "2"),
         (290, "firing", "s", "2"),
     ]
+
+
+@pytest.mark.parametrize("description", ["Too humid", "", None])
+@pytest.mark.parametrize("value", ["71.5", None, "{{ x }}"])
+def test_default_template_fast_path_matches_jinja(
+    description: str | None, value: str | None
+) -> None:
+    from pxrules.templates import DEFAULT_MESSAGE, DEFAULT_TITLE, SAMPLE, Template
+
+    context = {**SAMPLE, "description": description, "value": value}
+    for source in (DEFAULT_TITLE, DEFAULT_MESSAGE):
+        template = Template(source)
+        assert template.render(**context) == template.render_jinja(**context)
