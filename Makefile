@@ -31,9 +31,7 @@ demo: $(STAMP)
 
 # Benchmarks print tables (and write bench/results.json); they are not part of `make test`.
 bench: $(STAMP)
-	$(BIN)/python bench/engine_rate.py 200000
-	$(BIN)/python bench/ingest.py 50000 3
-	$(BIN)/python bench/latency.py 5000 500
+	$(BIN)/python bench/run.py
 
 # Load and soak (loopback only, bounded): a 60 s flood at 5,000 events/s, then a 10-minute soak.
 soak: $(STAMP)

@@ -26,7 +26,7 @@ def generate(n: int) -> str:
         elif kind == 2:
             lines += [f"    keys: ['zone-{i}/*']", "    when: {above: 30}", "    debounce: 5s"]
         elif kind == 3:
-            lines += [f"    key: door-{i}", "    when: {changed: true}", "    resolve: false"]
+            lines += [f"    key: door-{i}", "    when: {changed: true}"]
         else:
             lines += [f"    key: sensor-{i}", "    when: {stale: 10m}"]
         lines.append("    title: '{{ rule }}: {{ key }} = {{ value }}'")

@@ -23,7 +23,7 @@ from pxrules.rules import RuleSet
 from pxrules.source import PxServSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, free_port, save  # noqa: E402
+from common import BENCH, free_port, save
 
 KEY = "bench-key"
 RULES = "rules:\n" + "".join(

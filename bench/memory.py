@@ -19,7 +19,7 @@ from pxrules.events import Event
 from pxrules.rules import Engine, RuleSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import save  # noqa: E402
+from common import save
 
 RULES = """
 rules:

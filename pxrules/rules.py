@@ -74,6 +74,7 @@ class AlertTrack:
     last_notice: datetime | None = None  # repeat counts from here
     clearing_since: datetime | None = None  # keep_firing_for countdown
     seq: int = 0
+    fingerprint: str = ""  # computed at the first alert
     held_due: datetime | None = None  # debounce: evaluate at this time
     stale_origin: datetime | None = None  # stale clock start when the key was never set
     timers: dict[str, int] = field(default_factory=dict)  # timer name → token of the live entry
@@ -234,6 +235,8 @@ class Engine:
         self._lock = threading.RLock()
         self.values: dict[str, KeyValue] = {}
         self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
+        self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
+        self._scratch = Reading(None, None)  # reused: predicates run synchronously
         self.stats = EngineStats()
         self._values_view = _ValuesView(self.values)
         self._disposed = False
@@ -269,7 +272,11 @@ class Engine:
             else:
                 entry.value, entry.number, entry.removed = None, None, True
             for rule in self.ruleset.rules_for(event.key):
-                self._guarded(rule, event.key, self._on_key_event, rule, event.key, now)
+                try:  # one rule's failure must not stop the others or kill the stream
+                    self._on_key_event(rule, event.key, now)
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("rule %r failed on key %r", rule.name, event.key)
 
     def dispose(self) -> None:
         with self._lock:
@@ -291,7 +298,7 @@ class Engine:
             log.exception("rule %r failed on key %r", rule.name, key)
 
     def _track(self, rule: CompiledRule, key: str) -> AlertTrack:
-        tracks = self.tracks[rule.name]
+        tracks = self._by_index[rule.index]
         track = tracks.get(key)
         if track is None:
             track = tracks[key] = AlertTrack()
@@ -299,7 +306,7 @@ class Engine:
 
     def _on_key_event(self, rule: CompiledRule, key: str, now: datetime) -> None:
         debounce = rule.definition.debounce
-        track = self.tracks[rule.name].get(key)
+        track = self._by_index[rule.index].get(key)
         if track is None and (rule.stale or debounce):
             track = self._track(rule, key)
         if track is not None and track.stale_origin is None:
@@ -432,19 +439,18 @@ class Engine:
     # -- evaluation -----------------------------------------------------------------------
 
     def _reading(self, key: str, track: AlertTrack | None, now: datetime) -> Reading:
+        r = self._scratch
         entry = self.values.get(key)
         origin = track.stale_origin if track is not None else None
         if entry is None:
-            return Reading(None, None, None, None, False, origin, now)
-        return Reading(
-            entry.value,
-            entry.number,
-            entry.previous,
-            entry.previous_number,
-            entry.removed,
-            entry.last_set or origin,
-            now,
-        )
+            r.value = r.number = r.previous = r.previous_number = None
+            r.removed, r.last_set = False, origin
+        else:
+            r.value, r.number, r.removed = entry.value, entry.number, entry.removed
+            r.previous, r.previous_number = entry.previous, entry.previous_number
+            r.last_set = entry.last_set or origin
+        r.now = now
+        return r
 
     def _where_holds(self, rule: CompiledRule) -> bool:
         for other, predicate in rule.where:
@@ -574,7 +580,8 @@ class Engine:
         number = entry.number if entry else None
         since = since or track.since or at
         track.seq += 1
-        fp = fingerprint(d.name, key)
+        fp = track.fingerprint or fingerprint(d.name, key)
+        track.fingerprint = fp
         context = {
             "rule": d.name,
             "description": d.description or "",
