@@ -27,6 +27,7 @@ from .alerts import Alert
 from .dispatch import Dispatcher
 from .errors import KeyRefusedError
 from .events import Event
+from .lifecycle import signal_handlers
 from .logsetup import RedactingFormatter, secrets_of
 from .metrics import registry_for
 from .notifiers import build_targets
@@ -87,6 +88,7 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._log_target = LogTarget()
         self._store_problem: str | None = None  # the state file could not be opened at all
+        self._checkpoint_failed = False
 
     # -- state for health and metrics -----------------------------------------------------
 
@@ -152,6 +154,7 @@ class Daemon:
             self._on_alert,
             state=self.store.load_engine_state(),
             id_salt=self.store.id_salt,
+            track_changes=True,
         )
         assert config.source.api_key is not None
         self.source = PxServSource(
@@ -171,7 +174,12 @@ class Daemon:
         if self.options.http:
             await self._start_http(self.options.http)
         try:
-            with self._signals(loop):
+            handlers = {
+                signal.SIGTERM: self.stop,
+                signal.SIGINT: self.stop,
+                signal.SIGHUP: lambda: self._spawn(self.reload()),
+            }
+            with signal_handlers(handlers):
                 await self.source.start()
                 code = await self._await_first_connect()
                 if code != EXIT_OK:
@@ -219,24 +227,6 @@ class Daemon:
         if self.store is not None:
             self.store.close()
         log.info("stopped")
-
-    @contextlib.contextmanager
-    def _signals(self, loop: asyncio.AbstractEventLoop) -> Any:
-        installed = []
-        handlers = {
-            signal.SIGTERM: self.stop,
-            signal.SIGINT: self.stop,
-            signal.SIGHUP: lambda: self._spawn(self.reload()),
-        }
-        for sig, handler in handlers.items():
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, handler)
-                installed.append(sig)
-        try:
-            yield
-        finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -317,13 +307,19 @@ class Daemon:
 
     # -- checkpoints and reload -----------------------------------------------------------
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, full: bool = False) -> None:
+        """Save what changed since the last checkpoint (or everything, after a failure or a
+        reload, so nothing that failed to save is forgotten)."""
         if self.store is None or self.engine is None or self.options.dry_run:
             return
+        full = full or self._checkpoint_failed
+        state = self.engine.snapshot() if full else self.engine.changes()
         try:
-            self.store.checkpoint(self.engine.snapshot())
+            self.store.checkpoint(state, full=full)
             self._events_since_checkpoint = 0
+            self._checkpoint_failed = False
         except StoreError as exc:
+            self._checkpoint_failed = True
             log.error("%s; state is kept in memory and saved again later", exc)
 
     async def _checkpoints(self) -> None:
@@ -356,6 +352,7 @@ class Daemon:
             self._on_alert,
             state=snapshot,
             id_salt=old_engine.id_salt,
+            track_changes=True,
         )
         if config.notifiers != self.config.notifiers and self.dispatcher is not None:
             old = self.dispatcher
@@ -366,6 +363,7 @@ class Daemon:
                 self._resume_outbox()  # … and is picked up by the new workers
         self.config = config
         self._install_secrets(config)
+        self._checkpoint(full=True)  # drop the state of rules that are gone
         log.info("reloaded: %d rules, notifiers %s", len(config.rules),
                  ", ".join(["log", *config.notifiers]))  # fmt: skip
         return True

@@ -52,7 +52,7 @@ class Event:
     number: float | None = None
     icon: str | None = None
     origin: Origin = "live"
-    last_update: datetime | None = field(default=None, compare=False)
+    last_update: str | None = field(default=None, compare=False)  # as PxServ sent it
 
     def to_record(self) -> dict[str, Any]:
         """The replay/record JSON-lines form of this event (CONTRACT §5)."""
@@ -60,7 +60,7 @@ class Event:
             return {"event": "removeData", "data": {"key": self.key}, "at": format_time(self.at)}
         data: dict[str, Any] = {"key": self.key, "value": self.value}
         if self.last_update is not None:
-            data["lastUpdate"] = format_time(self.last_update)
+            data["lastUpdate"] = self.last_update
         if self.icon is not None:
             data["icon"] = self.icon
         return {"event": "setData", "data": data, "at": format_time(self.at)}
@@ -155,13 +155,9 @@ def parse_set_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Ev
         )
     _check_text(key, "'key'")
     _check_text(value, "'value'")
-    last_update = None
+    # Informational only, kept as sent (parsed when a record needs it as its time).
     raw_update = payload.get("lastUpdate")
-    if isinstance(raw_update, str):
-        try:
-            last_update = parse_time(raw_update)
-        except ValueError:
-            last_update = None  # informational only; a bad one does not spoil the reading
+    last_update = raw_update if isinstance(raw_update, str) and len(raw_update) <= 64 else None
     return Event(
         kind="set",
         key=normalize_key(key),

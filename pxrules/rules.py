@@ -122,6 +122,13 @@ class CompiledRule:
         )
 
 
+class _Sink(set[Any]):
+    """A set that stays empty (change tracking switched off)."""
+
+    def add(self, item: Any) -> None:
+        return None
+
+
 class _ValuesView(Mapping[str, str]):
     """``values`` in templates: the latest value of every key, read-only and without copying."""
 
@@ -227,6 +234,7 @@ class Engine:
         *,
         state: Mapping[str, Any] | None = None,
         id_salt: str = "",
+        track_changes: bool = False,
     ) -> None:
         self.ruleset = ruleset
         self.id_salt = id_salt
@@ -236,6 +244,10 @@ class Engine:
         self.values: dict[str, KeyValue] = {}
         self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
         self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
+        # What changed since the last changes() call, so checkpoints write only that.
+        # Off unless asked for: the sets would grow unread in replay and library use.
+        self._dirty_keys: set[str] = _Sink() if not track_changes else set()
+        self._dirty_tracks: set[tuple[int, str]] = _Sink() if not track_changes else set()
         self._scratch = Reading(None, None)  # reused: predicates run synchronously
         self.stats = EngineStats()
         self._values_view = _ValuesView(self.values)
@@ -260,6 +272,7 @@ class Engine:
                 return
             now = self.scheduler.now
             self.stats.events += 1
+            self._dirty_keys.add(event.key)
             entry = self.values.get(event.key)
             if entry is None:
                 entry = self.values[event.key] = KeyValue(None, None)
@@ -299,6 +312,7 @@ class Engine:
 
     def _track(self, rule: CompiledRule, key: str) -> AlertTrack:
         tracks = self._by_index[rule.index]
+        self._dirty_tracks.add((rule.index, key))
         track = tracks.get(key)
         if track is None:
             track = tracks[key] = AlertTrack()
@@ -309,8 +323,10 @@ class Engine:
         track = self._by_index[rule.index].get(key)
         if track is None and (rule.stale or debounce):
             track = self._track(rule, key)
-        if track is not None and track.stale_origin is None:
-            track.stale_origin = now
+        if track is not None:
+            self._dirty_tracks.add((rule.index, key))
+            if track.stale_origin is None:
+                track.stale_origin = now
         if debounce:
             assert track is not None
             track.held_due = now + timedelta(seconds=debounce)
@@ -362,6 +378,7 @@ class Engine:
                 if track is None or track.timers.get(name) != token:
                     continue  # cancelled or re-armed since
                 del track.timers[name]
+                self._dirty_tracks.add((index, key))
                 self._guarded(rule, key, self._on_timer, rule, key, track, name, due)
             if self._heap and not self._disposed:
                 self._arm(self._heap[0][0])
@@ -650,6 +667,24 @@ class Engine:
                 "values": values,
                 "tracks": tracks,
             }
+
+    def changes(self) -> dict[str, Any]:
+        """Like :meth:`snapshot`, but only the values and tracks touched since the last call."""
+        with self._lock:
+            values = {}
+            for key in self._dirty_keys:
+                e = self.values.get(key)
+                if e is not None:
+                    values[key] = [e.value, e.icon, e.removed, _iso(e.last_set), e.previous]
+            tracks: dict[str, dict[str, Any]] = {}
+            rules = self.ruleset.rules
+            for index, key in self._dirty_tracks:
+                track = self._by_index[index].get(key)
+                if track is not None:
+                    tracks.setdefault(rules[index].name, {})[key] = self._save_track(track)
+            self._dirty_keys.clear()
+            self._dirty_tracks.clear()
+            return {"version": STATE_VERSION, "values": values, "tracks": tracks}
 
     def track_state(self, rule: str, key: str) -> dict[str, Any] | None:
         """One rule+key's state as in :meth:`snapshot` (what the daemon saves with each alert)."""

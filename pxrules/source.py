@@ -312,10 +312,11 @@ class PxServSource:
             link.reason = str(reason) if reason else "disconnected"
             link.closed.set()
 
-        async def on_set(data: Any = None) -> None:
+        # Plain functions: python-socketio calls them inline, without a coroutine per event.
+        def on_set(data: Any = None) -> None:
             self._on_payload("set", data)
 
-        async def on_remove(data: Any = None) -> None:
+        def on_remove(data: Any = None) -> None:
             self._on_payload("remove", data)
 
         client.on("connect_error", on_connect_error)

@@ -174,17 +174,19 @@ class Store:
             return None
         return {"version": 1, "values": values, "tracks": tracks}
 
-    def checkpoint(self, snapshot: Mapping[str, Any]) -> None:
-        """Replace the stored engine state with a full snapshot."""
+    def checkpoint(self, snapshot: Mapping[str, Any], *, full: bool = True) -> None:
+        """Store engine state: a full snapshot replaces everything; ``full=False`` upserts
+        only the values and tracks given (the engine's ``changes()``)."""
         with self._transaction() as db:
-            db.execute("DELETE FROM key_values")
+            if full:
+                db.execute("DELETE FROM key_values")
+                db.execute("DELETE FROM tracks")
             db.executemany(
-                "INSERT INTO key_values VALUES (?, ?)",
+                "INSERT OR REPLACE INTO key_values VALUES (?, ?)",
                 ((k, json.dumps(v)) for k, v in snapshot.get("values", {}).items()),
             )
-            db.execute("DELETE FROM tracks")
             db.executemany(
-                "INSERT INTO tracks VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
                 (
                     (rule, key, json.dumps(data))
                     for rule, by_key in snapshot.get("tracks", {}).items()

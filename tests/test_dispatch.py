@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -41,19 +40,28 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 class Sleeps:
-    """Records what the dispatcher asks to wait, and waits only a token amount."""
+    """A virtual clock for the dispatcher: records each wait and advances by it at once."""
+
+    START = 1000.0
 
     def __init__(self) -> None:
         self.asked: list[float] = []
+        self.now = self.START
+
+    def clock(self) -> float:
+        return self.now
 
     async def __call__(self, seconds: float) -> None:
-        self.asked.append(round(seconds, 3))
+        self.asked.append(seconds)
+        self.now += seconds
         await asyncio.sleep(0)
 
 
 async def deliver(
     targets: dict[str, list[Any]], items: list[OutboxItem], store: Store | None = None, **kw: Any
 ) -> Dispatcher:
+    if "sleep" in kw:
+        kw.setdefault("clock", kw["sleep"].clock)
     dispatcher = Dispatcher(targets, store, backoff=kw.pop("backoff", NO_JITTER), **kw)
     dispatcher.start()
     for item in items:
@@ -62,7 +70,8 @@ async def deliver(
 
 
 def item(target: str, n: int = 1, notifier: str | None = None) -> OutboxItem:
-    now = time.time()
+    """An outbox item created at the virtual clock's start (or now, for real-clock tests)."""
+    now = Sleeps.START
     return OutboxItem(f"id-{n}", target, notifier or target, document(n), now, 0, now)
 
 
@@ -127,7 +136,7 @@ async def test_503_three_times_then_200_is_one_delivery_with_one_id(
         await rx.requests.wait_count(4)
         await d.drain(5)
     assert [r.json()["id"] for r in rx.to("/hook")] == ["id-1"] * 4
-    assert sleeps.asked == [0.01, 0.02, 0.04]  # backoff, no jitter
+    assert sleeps.asked == pytest.approx([0.01, 0.02, 0.04])  # backoff, no jitter
     outcomes = [o for _, _, o, _ in store.delivery_log()]
     assert outcomes == ["retry", "retry", "retry", "delivered"]
     assert store.pending() == []
@@ -153,7 +162,7 @@ async def test_429_retry_after_is_honoured(session: aiohttp.ClientSession) -> No
         d = await deliver({"hook": [target]}, [item("hook")], sleep=sleeps)
         await rx.requests.wait_count(2)
         await d.drain(5)
-    assert sleeps.asked == [2.0]
+    assert sleeps.asked == pytest.approx([2.0])
     assert len(rx.to("/hook")) == 2
 
 

@@ -63,7 +63,7 @@ def test_set_data_full_payload() -> None:
         "hum",
         "live",
     )
-    assert event.last_update == AT
+    assert event.last_update == "2025-03-31T17:40:19.653Z"
 
 
 def test_numeric_json_value_becomes_string() -> None:

@@ -161,3 +161,21 @@ def test_default_template_fast_path_matches_jinja(
     for source in (DEFAULT_TITLE, DEFAULT_MESSAGE):
         template = Template(source)
         assert template.render(**context) == template.render_jinja(**context)
+
+
+def test_changes_are_what_was_touched_since_last_time() -> None:
+    scheduler = TestScheduler()
+    rules = (
+        "rules:\n  - {name: a, keys: ['*'], when: {above: 5}}\n"
+        "  - {name: b, key: x, when: {above: 1}}\n"
+    )
+    engine = Engine(RuleSet.from_text(rules), scheduler, lambda a: None, track_changes=True)
+    engine.on_event(event_at(scheduler, 0, "x", "2"))  # b fires (a track); a stays idle
+    engine.on_event(event_at(scheduler, 0, "y", "9"))  # a fires for y
+    first = engine.changes()
+    assert set(first["values"]) == {"x", "y"}
+    assert {r: set(k) for r, k in first["tracks"].items()} == {"a": {"y"}, "b": {"x"}}
+    engine.on_event(event_at(scheduler, 1, "z", "1"))
+    second = engine.changes()
+    assert set(second["values"]) == {"z"} and second["tracks"] == {}
+    assert engine.changes()["values"] == {}

@@ -71,6 +71,7 @@ async def test_status_class(
             store,
             backoff=NO_JITTER,
             sleep=sleeps,
+            clock=sleeps.clock,
         )
         dispatcher.start()
         dispatcher.submit(first)
@@ -80,14 +81,17 @@ async def test_status_class(
     assert {r.json()["id"] for r in rx.to("/hook")} == {"id-1"}
     assert store.delivery_log()[-1][2] == final
     if "Retry-After" in headers:
-        assert sleeps.asked == [7.0]
+        assert sleeps.asked == pytest.approx([7.0])
     assert store.pending() == []
 
 
 async def test_connection_reset_is_retried(session: aiohttp.ClientSession) -> None:
     async with Receiver({"/hook": [Reply(reset=True)]}) as rx:
         target = WebhookTarget("hook", WebhookSpec(url=rx.url("/hook")), session)
-        dispatcher = Dispatcher({"hook": [target]}, None, backoff=NO_JITTER, sleep=Sleeps())
+        sleeps = Sleeps()
+        dispatcher = Dispatcher(
+            {"hook": [target]}, None, backoff=NO_JITTER, sleep=sleeps, clock=sleeps.clock
+        )
         dispatcher.start()
         dispatcher.submit(item("hook"))
         await rx.requests.wait_count(2)
