@@ -89,6 +89,7 @@ class Daemon:
         self._log_target = LogTarget()
         self._store_problem: str | None = None  # the state file could not be opened at all
         self._checkpoint_failed = False
+        self._persisting: set[asyncio.Task[None]] = set()
 
     # -- state for health and metrics -----------------------------------------------------
 
@@ -147,7 +148,7 @@ class Daemon:
         self._session = aiohttp.ClientSession()
         self.dispatcher = self._make_dispatcher(config)
         self.dispatcher.start()
-        self._resume_outbox()
+        await self._resume_outbox()
         self.engine = Engine(
             RuleSet(config),
             AsyncIOScheduler(loop),
@@ -212,12 +213,13 @@ class Daemon:
         if self.source is not None:
             await self.source.close()
         self._flush_alerts()
+        await asyncio.gather(*self._persisting, return_exceptions=True)  # outbox first
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.dispatcher is not None:
             await self.dispatcher.drain(self.options.grace)
-        self._checkpoint()
+        await self._checkpoint()
         if self.engine is not None:
             self.engine.dispose()
         if self._runner is not None:
@@ -246,9 +248,9 @@ class Daemon:
             retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
         )
 
-    def _resume_outbox(self) -> None:
+    async def _resume_outbox(self) -> None:
         assert self.store is not None and self.dispatcher is not None
-        pending = self.store.pending()
+        pending = await self.store.run(self.store.pending)
         if pending:
             log.info("resuming %d undelivered notification(s) from the state file", len(pending))
         for item in pending:
@@ -291,23 +293,35 @@ class Daemon:
                 state = self.engine.track_state(alert.rule, alert.key)
                 if state is not None:
                     tracks[(alert.rule, alert.key)] = state
-        if not items:
-            return
+        if items:
+            task = asyncio.ensure_future(self._persist_then_deliver(items, tracks, now))
+            self._persisting.add(task)
+            task.add_done_callback(self._persisting.discard)
+
+    async def _persist_then_deliver(
+        self,
+        items: list[OutboxItem],
+        tracks: dict[tuple[str, str], dict[str, Any]],
+        now: float,
+    ) -> None:
+        """Outbox rows and the alerts' states in one transaction, then the first attempts."""
         if self.store is not None:
             try:
-                self.store.record_alerts(
+                await self.store.run(
+                    self.store.record_alerts,
                     [(i.id, i.target, i.notifier, i.document) for i in items],
                     [(rule, key, data) for (rule, key), data in tracks.items()],
                     now,
                 )
             except StoreError as exc:
                 log.error("%s; delivering from memory (a restart would lose these)", exc)
+        assert self.dispatcher is not None
         for item in items:
             self.dispatcher.submit(item)
 
     # -- checkpoints and reload -----------------------------------------------------------
 
-    def _checkpoint(self, *, full: bool = False) -> None:
+    async def _checkpoint(self, *, full: bool = False) -> None:
         """Save what changed since the last checkpoint (or everything, after a failure or a
         reload, so nothing that failed to save is forgotten)."""
         if self.store is None or self.engine is None or self.options.dry_run:
@@ -315,7 +329,7 @@ class Daemon:
         full = full or self._checkpoint_failed
         state = self.engine.snapshot() if full else self.engine.changes()
         try:
-            self.store.checkpoint(state, full=full)
+            await self.store.run(self.store.checkpoint, state, full=full)
             self._events_since_checkpoint = 0
             self._checkpoint_failed = False
         except StoreError as exc:
@@ -327,10 +341,10 @@ class Daemon:
         while True:
             await asyncio.sleep(self.options.checkpoint_interval)
             if self._events_since_checkpoint or (self.store and not self.store.healthy):
-                self._checkpoint()
+                await self._checkpoint()
             if self.store is not None and time.monotonic() - last_prune > 3600:
                 with contextlib.suppress(StoreError):
-                    self.store.prune(time.time())
+                    await self.store.run(self.store.prune, time.time())
                 last_prune = time.monotonic()
 
     async def reload(self) -> bool:
@@ -360,10 +374,10 @@ class Daemon:
             self.dispatcher.start()
             await old.drain(0)  # what was in flight stays pending in the outbox …
             if self.store is not None and not self.options.dry_run:
-                self._resume_outbox()  # … and is picked up by the new workers
+                await self._resume_outbox()  # … and is picked up by the new workers
         self.config = config
         self._install_secrets(config)
-        self._checkpoint(full=True)  # drop the state of rules that are gone
+        await self._checkpoint(full=True)  # drop the state of rules that are gone
         log.info("reloaded: %d rules, notifiers %s", len(config.rules),
                  ", ".join(["log", *config.notifiers]))  # fmt: skip
         return True

@@ -10,7 +10,6 @@ The retry decision is a pure function of the attempt's result and the clock
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter, deque
@@ -125,7 +124,7 @@ class TargetWorker:
                 backoff=d.backoff,
             )
             d.stats.notifications[(self.notifier, result.outcome.value)] += 1
-            d.record(item, self.target.name, result, step, attempts, now)
+            await d.record(item, self.target.name, result, step, attempts, now)
             if step.status == "delivered":
                 log.debug("delivered %s to %s: %s", item.id, self.target.name, result.detail)
                 return
@@ -173,6 +172,7 @@ class Dispatcher:
         self.sleep = sleep
         self.stats = DispatchStats(Counter(), Counter())
         self.workers: dict[str, TargetWorker] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         for notifier, notifier_targets in targets.items():
             workers = [TargetWorker(self, notifier, t) for t in notifier_targets]
@@ -195,23 +195,24 @@ class Dispatcher:
                 item.id,
                 item.target,
             )
-            if self.store is not None:
-                with contextlib.suppress(StoreError):
-                    self.store.attempt(
-                        item.id, item.target, "failed", "target no longer configured",
-                        status="failed", attempts=item.attempts, next_attempt=self.clock(),
-                        now=self.clock(),
-                    )  # fmt: skip
+            dropped = Result(Outcome.PERMANENT, "target no longer configured")
+            step = Step("failed", self.clock(), "target no longer configured")
+            task = asyncio.ensure_future(
+                self.record(item, item.target, dropped, step, item.attempts, self.clock())
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             return
         worker.put(item)
 
-    def record(
+    async def record(
         self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
     ) -> None:
         if self.store is None:
             return
         try:
-            self.store.attempt(
+            await self.store.run(
+                self.store.attempt,
                 item.id,
                 target,
                 result.outcome.value,

@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import reactivex
@@ -215,12 +215,15 @@ def load_rules(path: str, env: Mapping[str, str] | None = None) -> RuleSet:
     return RuleSet(load_config(path, env=env))
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return format_time(moment) if moment is not None else None
+def _stamp(moment: datetime | None) -> float | None:
+    """Times in the state are epoch seconds: JSON-able and cheap (checkpoints write many)."""
+    return moment.timestamp() if moment is not None else None
 
 
-def _time(text: Any) -> datetime | None:
-    return parse_time(text) if isinstance(text, str) else None
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return parse_time(value) if isinstance(value, str) else None
 
 
 class Engine:
@@ -653,7 +656,7 @@ class Engine:
         """The engine's state as plain JSON-able data (see :meth:`_restore`)."""
         with self._lock:
             values = {
-                key: [e.value, e.icon, e.removed, _iso(e.last_set), e.previous]
+                key: [e.value, e.icon, e.removed, _stamp(e.last_set), e.previous]
                 for key, e in self.values.items()
             }
             tracks: dict[str, dict[str, Any]] = {}
@@ -663,7 +666,7 @@ class Engine:
                     tracks[rule_name] = saved
             return {
                 "version": STATE_VERSION,
-                "at": _iso(self.scheduler.now),
+                "at": _stamp(self.scheduler.now),
                 "values": values,
                 "tracks": tracks,
             }
@@ -675,7 +678,7 @@ class Engine:
             for key in self._dirty_keys:
                 e = self.values.get(key)
                 if e is not None:
-                    values[key] = [e.value, e.icon, e.removed, _iso(e.last_set), e.previous]
+                    values[key] = [e.value, e.icon, e.removed, _stamp(e.last_set), e.previous]
             tracks: dict[str, dict[str, Any]] = {}
             rules = self.ruleset.rules
             for index, key in self._dirty_tracks:
@@ -696,14 +699,14 @@ class Engine:
     def _save_track(t: AlertTrack) -> dict[str, Any]:
         return {
             "phase": t.phase.value,
-            "since": _iso(t.since),
-            "last_fire_notice": _iso(t.last_fire_notice),
+            "since": _stamp(t.since),
+            "last_fire_notice": _stamp(t.last_fire_notice),
             "notified": t.notified,
-            "last_notice": _iso(t.last_notice),
-            "clearing_since": _iso(t.clearing_since),
+            "last_notice": _stamp(t.last_notice),
+            "clearing_since": _stamp(t.clearing_since),
             "seq": t.seq,
-            "held_due": _iso(t.held_due),
-            "stale_origin": _iso(t.stale_origin),
+            "held_due": _stamp(t.held_due),
+            "stale_origin": _stamp(t.stale_origin),
         }
 
     def _restore(self, state: Mapping[str, Any], now: datetime) -> None:

@@ -12,19 +12,23 @@ out twice. Values and all other tracks are checkpointed every few seconds.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger("pxrules.store")
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -72,10 +76,15 @@ class OutboxItem:
 
 
 class Store:
-    """The state file. Methods raise :class:`StoreError` when writing fails."""
+    """The state file. Methods raise :class:`StoreError` when writing fails.
+
+    The methods are synchronous; under asyncio call them through :meth:`run`, which runs them
+    one at a time on the store's own thread, so the event loop never waits for the disk.
+    """
 
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pxrules-store")
         self.path = path
         self.healthy = True  # the last write succeeded
         self.last_error: str | None = None
@@ -134,7 +143,13 @@ class Store:
             raise
         return cls(db, name)
 
+    async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one of this store's methods on its writer thread and await the result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(method, *args, **kwargs))
+
     def close(self) -> None:
+        self._writer.shutdown(wait=True)
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
 
