@@ -40,6 +40,23 @@ from .store import OutboxItem, Store, StoreError
 log = logging.getLogger("pxrules.daemon")
 
 EXIT_OK, EXIT_INVALID, EXIT_REFUSED = 0, 1, 3
+CHECKPOINT_CHUNK = 100  # values or tracks per checkpoint transaction
+
+
+def _chunks(state: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
+    """Split an engine ``changes()`` into pieces of at most ``size`` values or tracks."""
+    rows: list[tuple[str, str, str, Any]] = [("v", "", k, v) for k, v in state["values"].items()]
+    rows += [("t", r, k, t) for r, by_key in state["tracks"].items() for k, t in by_key.items()]
+    pieces = []
+    for start in range(0, len(rows), size):
+        piece: dict[str, Any] = {"values": {}, "tracks": {}}
+        for kind, rule, key, data in rows[start : start + size]:
+            if kind == "v":
+                piece["values"][key] = data
+            else:
+                piece["tracks"].setdefault(rule, {})[key] = data
+        pieces.append(piece)
+    return pieces
 
 
 @dataclass
@@ -329,7 +346,12 @@ class Daemon:
         full = full or self._checkpoint_failed
         state = self.engine.snapshot() if full else self.engine.changes()
         try:
-            await self.store.run(self.store.checkpoint, state, full=full)
+            if full:
+                await self.store.run(self.store.checkpoint, state, full=True)
+            else:
+                # Small transactions: an alert's outbox write waits for one chunk, not all.
+                for chunk in _chunks(state, CHECKPOINT_CHUNK):
+                    await self.store.run(self.store.checkpoint, chunk, full=False)
             self._events_since_checkpoint = 0
             self._checkpoint_failed = False
         except StoreError as exc:

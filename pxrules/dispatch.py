@@ -124,7 +124,10 @@ class TargetWorker:
                 backoff=d.backoff,
             )
             d.stats.notifications[(self.notifier, result.outcome.value)] += 1
-            await d.record(item, self.target.name, result, step, attempts, now)
+            # Recorded in the background (the store's thread keeps the order): the next
+            # delivery does not wait for the disk. A crash before the mark is written means
+            # one duplicate at most, never a loss.
+            d.record_soon(item, self.target.name, result, step, attempts, now)
             if step.status == "delivered":
                 log.debug("delivered %s to %s: %s", item.id, self.target.name, result.detail)
                 return
@@ -197,13 +200,18 @@ class Dispatcher:
             )
             dropped = Result(Outcome.PERMANENT, "target no longer configured")
             step = Step("failed", self.clock(), "target no longer configured")
-            task = asyncio.ensure_future(
-                self.record(item, item.target, dropped, step, item.attempts, self.clock())
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.record_soon(item, item.target, dropped, step, item.attempts, self.clock())
             return
         worker.put(item)
+
+    def record_soon(
+        self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
+    ) -> None:
+        if self.store is None:
+            return
+        task = asyncio.ensure_future(self.record(item, target, result, step, attempts, now))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def record(
         self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
@@ -241,5 +249,6 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)  # attempt records
         for worker in self.workers.values():
             await worker.target.close()

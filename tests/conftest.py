@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -15,3 +15,14 @@ FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(api_key=API_KEY) as simulator:
         yield simulator
+
+
+@pytest.fixture(autouse=True)
+def no_daemon_left_behind() -> Iterator[None]:
+    """A test that fails half-way must not leave `pxrules run` processes running."""
+    from .daemon_proc import RUNNING
+
+    yield
+    for daemon in list(RUNNING):
+        daemon.kill()
+        RUNNING.discard(daemon)

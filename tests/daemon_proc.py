@@ -16,6 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from .helpers import Collector
 
+#: Every daemon a test started; the autouse fixture in conftest kills leftovers after each test.
+RUNNING: set[DaemonProc] = set()
+
 
 class DaemonProc:
     def __init__(self, rules: Path, state: Path, *extra: str, env: dict[str, str] | None = None):
@@ -37,6 +40,7 @@ class DaemonProc:
             stderr=asyncio.subprocess.PIPE,
             env=self.env,
         )
+        RUNNING.add(self)
         self._reader = asyncio.ensure_future(self._read())
         if wait_connected:
             await self.wait_log(lambda m: m.startswith("connected to "))
