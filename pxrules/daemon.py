@@ -35,12 +35,12 @@ from .notifiers.log import LogTarget
 from .rulefmt import Config, load_file
 from .rules import Engine, RuleSet
 from .source import ConnectionState, PxServSource
-from .store import OutboxItem, Store, StoreError
+from .store import BACKGROUND, OutboxItem, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
 EXIT_OK, EXIT_INVALID, EXIT_REFUSED = 0, 1, 3
-CHECKPOINT_CHUNK = 100  # values or tracks per checkpoint transaction
+CHECKPOINT_CHUNK = 50  # values or tracks per checkpoint transaction
 
 
 def _chunks(state: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
@@ -349,9 +349,12 @@ class Daemon:
             if full:
                 await self.store.run(self.store.checkpoint, state, full=True)
             else:
-                # Small transactions: an alert's outbox write waits for one chunk, not all.
+                # Small background transactions: an alert's outbox write waits for at most
+                # the one chunk being written, never for the whole checkpoint.
                 for chunk in _chunks(state, CHECKPOINT_CHUNK):
-                    await self.store.run(self.store.checkpoint, chunk, full=False)
+                    await self.store.run(
+                        self.store.checkpoint, chunk, full=False, priority=BACKGROUND
+                    )
             self._events_since_checkpoint = 0
             self._checkpoint_failed = False
         except StoreError as exc:

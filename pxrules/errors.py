@@ -3,9 +3,12 @@
 ::
 
     PxRulesError
-     ├── KeyRefusedError        PxServ refused the API key (carries the server's message)
-     ├── RulesError             a rules file is invalid (carries every problem)
-     └── MalformedEvent (ValueError)   a PxServ payload or record that is not an Event
+     ├── KeyRefusedError                 PxServ refused the API key (the server's message)
+     ├── rulefmt.RulesError              a rules file is invalid (carries every problem)
+     └── events.MalformedEvent (also ValueError)   a payload or record that is not an Event
+
+(Template and duration errors are ValueErrors that rulefmt turns into problems; StoreError in
+store.py means the state file cannot be written: the daemon degrades, it does not stop.)
 """
 
 from __future__ import annotations

@@ -13,16 +13,19 @@ out twice. Values and all other tracks are checkpointed every few seconds.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
+import itertools
 import json
 import logging
 import os
+import queue
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,6 +78,43 @@ class OutboxItem:
     next_attempt: float
 
 
+class _Writer:
+    """One thread that runs store jobs, most urgent first (alerts before checkpoints)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], Any] | None, Any]] = (
+            queue.PriorityQueue()
+        )
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._loop, name="pxrules-store", daemon=True)
+        self._thread.start()
+
+    def submit(self, priority: int, job: Callable[[], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((priority, next(self._order), job, future))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            _, _, job, future = self._queue.get()
+            if job is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Finish every queued job, then stop."""
+        self._queue.put((1 << 30, next(self._order), None, None))
+        self._thread.join()
+
+
+URGENT, BACKGROUND = 0, 1
+
+
 class Store:
     """The state file. Methods raise :class:`StoreError` when writing fails.
 
@@ -84,7 +124,7 @@ class Store:
 
     def __init__(self, connection: sqlite3.Connection, path: str) -> None:
         self._db = connection
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pxrules-store")
+        self._writer = _Writer()
         self.path = path
         self.healthy = True  # the last write succeeded
         self.last_error: str | None = None
@@ -143,13 +183,16 @@ class Store:
             raise
         return cls(db, name)
 
-    async def run(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one of this store's methods on its writer thread and await the result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, functools.partial(method, *args, **kwargs))
+    async def run(
+        self, method: Callable[..., T], *args: Any, priority: int = URGENT, **kwargs: Any
+    ) -> T:
+        """Run one of this store's methods on its writer thread and await the result.
+        ``priority=BACKGROUND`` jobs (checkpoints) wait for every URGENT one queued."""
+        job = functools.partial(method, *args, **kwargs)
+        return await asyncio.wrap_future(self._writer.submit(priority, job))
 
     def close(self) -> None:
-        self._writer.shutdown(wait=True)
+        self._writer.shutdown()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
 
