@@ -148,13 +148,16 @@ def parse_set_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Ev
     icon = payload.get("icon")
     if icon is not None and not isinstance(icon, str):
         raise MalformedEvent("bad_icon", f"'icon' is {type(icon).__name__}, not a string")
-    size = _utf8_size(key) + _utf8_size(value) + (_utf8_size(icon) if icon else 0)
+    if key.isascii() and value.isascii():  # the common case: 1 byte a char, no surrogates
+        size = len(key) + len(value) + (_utf8_size(icon) if icon else 0)
+    else:
+        _check_text(key, "'key'")
+        _check_text(value, "'value'")
+        size = _utf8_size(key) + _utf8_size(value) + (_utf8_size(icon) if icon else 0)
     if size > MAX_PAYLOAD_BYTES:
         raise MalformedEvent(
             "too_large", f"payload is {size} bytes, over the {MAX_PAYLOAD_BYTES} byte limit"
         )
-    _check_text(key, "'key'")
-    _check_text(value, "'value'")
     # Informational only, kept as sent (parsed when a record needs it as its time).
     raw_update = payload.get("lastUpdate")
     last_update = raw_update if isinstance(raw_update, str) and len(raw_update) <= 64 else None
