@@ -39,7 +39,7 @@ from .store import BACKGROUND, OutboxItem, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
-EXIT_OK, EXIT_INVALID, EXIT_REFUSED = 0, 1, 3
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 CHECKPOINT_CHUNK = 50  # values or tracks per checkpoint transaction
 
 
@@ -189,9 +189,13 @@ class Daemon:
             config.source.url,
             " — DRY RUN: nothing is delivered" if self.options.dry_run else "",
         )
-        if self.options.http:
-            await self._start_http(self.options.http)
         try:
+            if self.options.http:
+                try:
+                    await self._start_http(self.options.http)
+                except OSError as exc:
+                    log.error("cannot serve --http %s: %s", self.options.http, exc.strerror or exc)
+                    return EXIT_USAGE
             handlers = {
                 signal.SIGTERM: self.stop,
                 signal.SIGINT: self.stop,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -258,6 +259,16 @@ async def test_exit_codes(sim: Simulator, rx: Receiver, tmp_path: Path) -> None:
     assert await refused.wait_exit() == 3
     assert any("Invalid API key." in m for m in refused.messages())
     assert "wrong-key-xyz" not in "\n".join(refused.raw)
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = DaemonProc(rules, tmp_path / "s.db", env=ENV)
+        busy.args[busy.args.index("127.0.0.1:0")] = f"127.0.0.1:{port}"
+        await busy.start(wait_connected=False)
+        assert await busy.wait_exit() == 2
+    assert any(m.startswith(f"cannot serve --http 127.0.0.1:{port}") for m in busy.messages())
 
     unset = DaemonProc(rules, tmp_path / "s.db", env={"PXSERV_API_KEY": API_KEY, "HOOK_SECRET": ""})
     unset.env.pop("HOOK_SECRET")
