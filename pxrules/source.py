@@ -38,6 +38,7 @@ from .subjects import IsolatingSubject
 log = logging.getLogger("pxrules.source")
 
 DEFAULT_URL = "https://api.pxserv.net"
+STABLE_AFTER = 30.0  # seconds a connection must last to reset the reconnect backoff
 
 
 class ConnectionState(enum.StrEnum):
@@ -245,7 +246,7 @@ class PxServSource:
                     transports=self._transports,
                     wait_timeout=self._connect_timeout,
                 )
-            except (socketio.exceptions.ConnectionError, OSError, aiohttp.ClientError) as exc:
+            except Exception as exc:  # whatever the transport raised: one failed attempt
                 refused = "/" in client.failed_namespaces
                 await self._discard(client)
                 failures += 1
@@ -279,7 +280,7 @@ class PxServSource:
                 reconnects += 1
                 self.stats.reconnects = reconnects
             ever_connected = True
-            failures = 0
+            connected_at = time.monotonic()
             self._set_status(ConnectionState.CONNECTED, reconnects=reconnects)
             log.info("connected to %s", self.url)
             self._resolve_connected(None)
@@ -290,8 +291,11 @@ class PxServSource:
             await self._disconnect_client()
             if self._closing.is_set():
                 break
-            delay = self.backoff.delay(0)
-            self._set_status(ConnectionState.DISCONNECTED, reason, 0, reconnects)
+            # A connection that did not last is a failure too: a server that accepts and drops
+            # us at once gets the growing backoff, not a reconnect every second.
+            failures = failures + 1 if time.monotonic() - connected_at < STABLE_AFTER else 0
+            delay = self.backoff.delay(failures)
+            self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
             log.warning("disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, delay)
             await self._sleep(delay)
 

@@ -238,3 +238,23 @@ async def test_api_key_never_logged(sim: Simulator, caplog: pytest.LogCaptureFix
     assert caplog.records, "expected some log output at DEBUG"
     assert API_KEY not in caplog.text
     assert "secret-bad-key-999" not in caplog.text
+
+
+async def test_a_server_that_drops_us_at_once_gets_a_growing_backoff(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = Backoff(initial=1, maximum=60, jitter=0.5, rng=lambda: 0.5)  # jitter pinned: exact
+    source = PxServSource(api_key=API_KEY, url=sim.url, snapshot=False, backoff=policy)
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(delay)
+        await asyncio.sleep(0)
+
+    monkeypatch.setattr(source, "_sleep", record)
+    async with source:
+        while len(delays) < 4:  # each time we get in, the server throws us out again
+            if sim.clients:
+                await sim.disconnect_all()
+            await asyncio.sleep(0.01)
+    assert delays[:4] == [2.0, 4.0, 8.0, 16.0]
