@@ -90,7 +90,7 @@ class Daemon:
         self.options = options
         self.formatter = formatter
         self.on_event = on_event
-        self.config: Config | None = None
+        self.config = None
         self.store: Store | None = None
         self.engine: Engine | None = None
         self.source: PxServSource | None = None
@@ -256,6 +256,16 @@ class Daemon:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def config(self) -> Config | None:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config | None) -> None:
+        self._config = config
+        # Looked up for every alert: computed once per (re)load, not per flush.
+        self._notify_of = {rule.name: rule.notify for rule in config.rules} if config else {}
+
     def _install_secrets(self, config: Config) -> None:
         if self.formatter is not None:
             self.formatter.set_secrets(secrets_of(config.source, dict(config.notifiers)))
@@ -299,7 +309,7 @@ class Daemon:
         if not alerts or self.config is None or self.dispatcher is None:
             return
         now = time.time()
-        notify = {rule.name: rule.notify for rule in self.config.rules}
+        notify = self._notify_of
         items: list[OutboxItem] = []
         tracks: dict[tuple[str, str], dict[str, Any]] = {}
         for alert in alerts:
@@ -449,9 +459,7 @@ class Daemon:
             "since": status.since.isoformat() if status else None,
             "rules": len(self.config.rules) if self.config else 0,
             "outbox": self.outbox_depth(),
-            "state_file": "ok"
-            if state_ok
-            else f"error: {self.store.last_error if self.store else ''}",
+            "state_file": "ok" if state_ok else f"error: {self._state_error()}",
             "seconds_since_last_event": None if last is None else round(time.monotonic() - last, 3),
             "version": __version__,
         }
@@ -460,7 +468,7 @@ class Daemon:
     def _state_error(self) -> str:
         if self._store_problem is not None:
             return self._store_problem
-        return self.store.last_error or "" if self.store is not None else ""
+        return (self.store.last_error or "") if self.store is not None else ""
 
     def _health_response(self) -> web.Response:
         code, body = self.health()

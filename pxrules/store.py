@@ -279,10 +279,6 @@ class Store:
         ).fetchall()
         return [OutboxItem(i, t, n, json.loads(d), c, a, na) for i, t, n, d, c, a, na in rows]
 
-    def pending_count(self) -> int:
-        row = self._db.execute("SELECT COUNT(*) FROM outbox WHERE status='pending'").fetchone()
-        return int(row[0])
-
     def attempt(
         self,
         item_id: str,

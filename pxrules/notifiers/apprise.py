@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import apprise
@@ -29,7 +28,6 @@ def scheme_of(url: str) -> str:
 class AppriseTarget:
     def __init__(self, name: str, url: str) -> None:
         self.name = name
-        self.display = f"{name} ({scheme_of(url)})"
         self._apprise = apprise.Apprise()
         if not self._apprise.add(url):
             raise ValueError(f"Apprise does not recognise the URL of {name} ({scheme_of(url)})")
@@ -57,8 +55,3 @@ class AppriseTarget:
 
     async def close(self) -> None:
         return None
-
-
-def quiet_apprise_logs(level: int) -> None:
-    """Apprise logs URLs (masked, but not always fully) at DEBUG: keep it at WARNING or above."""
-    logging.getLogger("apprise").setLevel(max(level, logging.WARNING))

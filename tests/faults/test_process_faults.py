@@ -138,6 +138,8 @@ async def test_unwritable_state_path_runs_in_memory(tmp_path: Path) -> None:
         await sim.set("k/1", "1")
         await rx.requests.wait_for(lambda r: len(r) == 1)
         code, body = await daemon.get("/healthz")
-        assert code == 200 and json.loads(body)["status"] == "degraded"
+        health = json.loads(body)
+        assert code == 200 and health["status"] == "degraded"
+        assert health["state_file"].startswith(f"error: cannot open {blocker / 'state.db'}")
         assert await daemon.stop() == 0
     assert any("IN MEMORY ONLY" in m for m in daemon.messages())
