@@ -6,6 +6,8 @@ import asyncio
 import json
 import socket
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +51,20 @@ def save(section: str, data: dict[str, Any]) -> None:
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results[section] = data
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def interleaved(
+    fns: dict[str, Callable[[], Any]], rounds: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Run each function ``rounds`` times, alternating between them, and keep each one's best
+    wall time and last result. On a shared machine the load changes by the second: alternating
+    puts both sides of a ratio under the same conditions, and the best round is the one least
+    disturbed by others."""
+    best = dict.fromkeys(fns, float("inf"))
+    results: dict[str, Any] = {}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best, results

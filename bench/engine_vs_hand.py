@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from pxrules.events import Event, parse_number
 from pxrules.rules import RuleSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import save
+from common import interleaved, save
 
 RULES = 1000
 THRESHOLDS = {f"k/{i}": 50 + (i % 40) for i in range(RULES)}
@@ -72,30 +71,25 @@ def with_pxrules(events: list[Event], ruleset: RuleSet) -> list[tuple[str, str, 
     return [(a.key, a.state, a.value, a.title) for a in got]
 
 
-def best_of(fn, *args, rounds: int = 3):  # type: ignore[no-untyped-def]
-    best, result = float("inf"), None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = fn(*args)
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def main(n: int) -> None:
+def main(n: int, rounds: int = 7) -> None:
     events = make_events(n)
     text = "rules:\n" + "".join(
         f"  - {{name: r{i}, key: k/{i}, when: {{above: {t}}}, resolve: true}}\n"
         for i, t in enumerate(THRESHOLDS.values())
     )
     ruleset = RuleSet.from_text(text)
-    hand_time, hand = best_of(hand_written, events)
-    px_time, px = best_of(with_pxrules, events, ruleset)
+    best, got = interleaved(
+        {"hand": lambda: hand_written(events), "pxrules": lambda: with_pxrules(events, ruleset)},
+        rounds,
+    )
+    hand_time, px_time, hand, px = best["hand"], best["pxrules"], got["hand"], got["pxrules"]
     assert px == hand, "pxrules and the hand-written loop disagree"
     ratio = hand_time / px_time
     print(f"{'implementation':<28} {'events/s':>12}")
     print(f"{'hand-written dict loop':<28} {n / hand_time:>12,.0f}")
     print(f"{'pxrules RuleSet.apply':<28} {n / px_time:>12,.0f}")
-    print(f"same {len(px):,} alerts; ratio pxrules / hand-written: {ratio:.3f} (target >= 0.2)")
+    print(f"best of {rounds} interleaved rounds; same {len(px):,} alerts")
+    print(f"ratio pxrules / hand-written: {ratio:.3f} (target >= 0.2)")
     save(
         "engine_vs_hand",
         {

@@ -81,10 +81,26 @@ def _not(part: Predicate) -> Predicate:
 
 
 def _numeric(compare: Callable[[float, float], bool], limit: float) -> Predicate:
+    """A numeric threshold; unknown on a removed key (the removed-key guard is built in, and
+    the common comparisons are written out: this runs for every rule on every event)."""
+    if compare is operator.gt:
+
+        def above(r: Reading) -> Truth:
+            n = r.number
+            return None if n is None or r.removed else n > limit
+
+        return above
+    if compare is operator.lt:
+
+        def below(r: Reading) -> Truth:
+            n = r.number
+            return None if n is None or r.removed else n < limit
+
+        return below
+
     def check(r: Reading) -> Truth:
-        if r.number is None:
-            return None
-        return compare(r.number, limit)
+        n = r.number
+        return None if n is None or r.removed else compare(n, limit)
 
     return check
 
@@ -175,13 +191,13 @@ def compile_condition(condition: Condition) -> Predicate:
     c = condition
     value_tests: list[Predicate] = []
     if c.above is not None:
-        value_tests.append(_numeric(operator.gt, c.above))
+        parts.append(_numeric(operator.gt, c.above))
     if c.below is not None:
-        value_tests.append(_numeric(operator.lt, c.below))
+        parts.append(_numeric(operator.lt, c.below))
     if c.at_least is not None:
-        value_tests.append(_numeric(operator.ge, c.at_least))
+        parts.append(_numeric(operator.ge, c.at_least))
     if c.at_most is not None:
-        value_tests.append(_numeric(operator.le, c.at_most))
+        parts.append(_numeric(operator.le, c.at_most))
     if c.equals is not None:
         value_tests.append(_same(c.equals))
     if c.not_equals is not None:

@@ -83,9 +83,24 @@ def normalize_key(key: str) -> str:
     return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
+_SECONDS: dict[tuple[int, int, int, int, int, int], str] = {}
+
+
 def format_time(at: datetime) -> str:
-    """ISO-8601 in UTC with milliseconds and a ``Z``, as PxServ writes ``lastUpdate``."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO-8601 in UTC with milliseconds and a ``Z``, as PxServ writes ``lastUpdate``.
+
+    Every alert formats one or two times, so the text up to the second is cached (alerts and
+    records come in bursts within the same seconds); the cache is bounded.
+    """
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    second = (at.year, at.month, at.day, at.hour, at.minute, at.second)
+    prefix = _SECONDS.get(second)
+    if prefix is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        prefix = _SECONDS[second] = at.replace(microsecond=0, tzinfo=None).isoformat()
+    return f"{prefix}.{at.microsecond // 1000:03d}Z"
 
 
 def parse_time(text: str) -> datetime:

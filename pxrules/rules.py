@@ -30,11 +30,17 @@ from reactivex import abc as rx_abc
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import TimeoutScheduler
 
-from .alerts import Alert, AlertState, alert_id, fingerprint
+from .alerts import Alert, AlertState, alert_id, fingerprint, new_alert
 from .conditions import Predicate, Reading, compile_condition, stale_durations
 from .events import Event, format_time, parse_number, parse_time
 from .rulefmt import Config, RuleDef, RulesError, load_config, load_text
-from .templates import TemplateError
+from .templates import (
+    DEFAULT_MESSAGE,
+    DEFAULT_TITLE,
+    TemplateError,
+    default_message,
+    default_title,
+)
 
 log = logging.getLogger("pxrules.rules")
 
@@ -49,17 +55,19 @@ class Phase(enum.StrEnum):
     FIRING = "firing"
 
 
-@dataclass(slots=True)
-class KeyValue:
-    """The latest known value of one key, shared by every rule."""
+# Module-level names: an enum member lookup costs several times a global on the hot path.
+_INACTIVE, _PENDING, _FIRING = Phase.INACTIVE, Phase.PENDING, Phase.FIRING
 
-    value: str | None
-    number: float | None
+
+@dataclass(slots=True)
+class KeyValue(Reading):
+    """The latest known value of one key, shared by every rule.
+
+    It is a :class:`Reading` (``previous`` is the value before the latest one), so rules whose
+    conditions do not look at clocks read it directly; ``now`` stays unset here.
+    """
+
     icon: str | None = None
-    removed: bool = False
-    last_set: datetime | None = None
-    previous: str | None = None  # the value before the latest one (`previous`, `changed`)
-    previous_number: float | None = None
 
 
 @dataclass(slots=True)
@@ -67,7 +75,7 @@ class AlertTrack:
     """The state of one rule for one key; only kept once the rule has something to remember
     (a transition, a timer, a stale clock, a past alert), so idle keys cost no track."""
 
-    phase: Phase = Phase.INACTIVE
+    phase: Phase = _INACTIVE
     since: datetime | None = None  # when the condition started holding (episode start)
     last_fire_notice: datetime | None = None  # cooldown counts from here
     notified: bool = False  # a firing notification went out in this episode
@@ -104,6 +112,9 @@ class CompiledRule:
     where: tuple[tuple[str, Predicate], ...]
     stale: tuple[float, ...]
     event_rule: bool  # `when` uses changed/changed_by (cached: the tree walk is per evaluation)
+    plain: bool  # no debounce and no stale clock: an event is evaluated at once, on the key itself
+    renders: frozenset[str]  # the template variables its title and message read
+    default_texts: bool  # the built-in title and message (rendered without Jinja)
 
     @classmethod
     def compile(cls, index: int, definition: RuleDef) -> CompiledRule:
@@ -119,6 +130,10 @@ class CompiledRule:
             where=tuple((k, compile_condition(c)) for k, c in definition.where.items()),
             stale=tuple(sorted(set(stale))),
             event_rule=definition.is_event_rule,
+            plain=not stale and not definition.debounce,
+            renders=definition.title.names | definition.message.names,
+            default_texts=definition.title.source == DEFAULT_TITLE
+            and definition.message.source == DEFAULT_MESSAGE,
         )
 
 
@@ -249,6 +264,7 @@ class Engine:
         self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
         # What changed since the last changes() call, so checkpoints write only that.
         # Off unless asked for: the sets would grow unread in replay and library use.
+        self._track_changes = track_changes
         self._dirty_keys: set[str] = _Sink() if not track_changes else set()
         self._dirty_tracks: set[tuple[int, str]] = _Sink() if not track_changes else set()
         self._scratch = Reading(None, None)  # reused: predicates run synchronously
@@ -270,29 +286,37 @@ class Engine:
     # -- input ----------------------------------------------------------------------------
 
     def on_event(self, event: Event) -> None:
+        # The hot path: every event of the stream comes through here (see bench/).
+        key = event.key
         with self._lock:
             if self._disposed:
                 return
             now = self.scheduler.now
             self.stats.events += 1
-            self._dirty_keys.add(event.key)
-            entry = self.values.get(event.key)
+            if self._track_changes:
+                self._dirty_keys.add(key)
+            entry = self.values.get(key)
             if entry is None:
-                entry = self.values[event.key] = KeyValue(None, None)
+                entry = self.values[key] = KeyValue(None, None)
             elif entry.value is not None:
                 entry.previous, entry.previous_number = entry.value, entry.number
             if event.kind == "set":
                 entry.value, entry.number, entry.removed = event.value, event.number, False
-                entry.icon = event.icon if event.icon is not None else entry.icon
+                if event.icon is not None:
+                    entry.icon = event.icon
                 entry.last_set = now
             else:
                 entry.value, entry.number, entry.removed = None, None, True
-            for rule in self.ruleset.rules_for(event.key):
+            by_index = self._by_index
+            for rule in self.ruleset.rules_for(key):
                 try:  # one rule's failure must not stop the others or kill the stream
-                    self._on_key_event(rule, event.key, now)
+                    if rule.plain:
+                        self._evaluate(rule, key, by_index[rule.index].get(key), now, entry)
+                    else:
+                        self._on_key_event(rule, key, now)
                 except Exception:
                     self.stats.errors += 1
-                    log.exception("rule %r failed on key %r", rule.name, event.key)
+                    log.exception("rule %r failed on key %r", rule.name, key)
 
     def dispose(self) -> None:
         with self._lock:
@@ -335,7 +359,7 @@ class Engine:
             track.held_due = now + timedelta(seconds=debounce)
             self._ensure_timer(rule, key, track, "debounce", track.held_due)
         else:
-            self._evaluate(rule, key, track, now)
+            self._evaluate(rule, key, track, now, self._reading(key, track, now))
         if rule.stale:  # any sighting starts or moves the clock; a pending timer re-checks itself
             assert track is not None
             self._schedule_stale(rule, key, track, now)
@@ -400,15 +424,15 @@ class Engine:
                 self._schedule(rule, key, track, name, track.held_due)
                 return
             track.held_due = None
-            self._evaluate(rule, key, track, due)
+            self._evaluate(rule, key, track, due, self._reading(key, track, due))
         elif name == "for":
-            if track.phase is Phase.PENDING:
+            if track.phase is _PENDING:
                 self._fire(rule, key, track, due)
         elif name == "keep":
-            if track.phase is Phase.FIRING and track.clearing_since is not None:
+            if track.phase is _FIRING and track.clearing_since is not None:
                 self._resolve(rule, key, track, due)
         elif name == "repeat":
-            if track.phase is Phase.FIRING and track.notified and d.repeat:
+            if track.phase is _FIRING and track.notified and d.repeat:
                 track.last_notice = due
                 self._schedule(rule, key, track, "repeat", due + timedelta(seconds=d.repeat))
                 self._notify(rule, key, track, "firing", due)
@@ -417,7 +441,7 @@ class Engine:
             if next_due is not None and next_due > due:
                 self._schedule(rule, key, track, name, next_due)  # the key was set meanwhile
                 return
-            self._evaluate(rule, key, track, due)
+            self._evaluate(rule, key, track, due, self._reading(key, track, due))
             self._schedule_stale(rule, key, track, due)
 
     def _stale_base(self, key: str, track: AlertTrack) -> datetime | None:
@@ -482,10 +506,16 @@ class Engine:
         return True
 
     def _evaluate(
-        self, rule: CompiledRule, key: str, track: AlertTrack | None, now: datetime
+        self,
+        rule: CompiledRule,
+        key: str,
+        track: AlertTrack | None,
+        now: datetime,
+        reading: Reading,
     ) -> None:
+        """Step the rule's state machine for ``key``; ``reading`` is what the conditions see
+        (the key's own entry for rules without clocks, else :meth:`_reading`)."""
         self.stats.evaluations += 1
-        reading = self._reading(key, track, now)
         holds = rule.when(reading)
         if holds is True and rule.where and not self._where_holds(rule):
             holds = False
@@ -494,6 +524,8 @@ class Engine:
                 self.stats.unknown += holds is None
                 return
             track = self._track(rule, key)
+        elif self._track_changes:
+            self._dirty_tracks.add((rule.index, key))
         d = rule.definition
         if rule.event_rule:
             if holds is None:
@@ -506,20 +538,21 @@ class Engine:
                 else:
                     self.stats.suppressed += 1
             return
-        if track.phase is Phase.FIRING:
+        phase = track.phase
+        if phase is _FIRING:
             self._step_firing(rule, key, track, reading, holds, now)
         elif holds is None:
             self.stats.unknown += 1
-        elif track.phase is Phase.INACTIVE:
+        elif phase is _INACTIVE:
             if holds:
                 track.since = now
                 if d.for_:
-                    track.phase = Phase.PENDING
+                    track.phase = _PENDING
                     self._schedule(rule, key, track, "for", now + timedelta(seconds=d.for_))
                 else:
                     self._fire(rule, key, track, now)
         elif not holds:  # pending, and the condition broke: start over
-            track.phase = Phase.INACTIVE
+            track.phase = _INACTIVE
             track.since = None
             self._cancel(track, "for")
 
@@ -558,10 +591,11 @@ class Engine:
 
     def _fire(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
         d = rule.definition
-        track.phase = Phase.FIRING
+        track.phase = _FIRING
         track.clearing_since = None
-        self._cancel(track, "for")
-        if not self._cooldown_allows(d, track, at):
+        if track.timers:
+            self._cancel(track, "for")
+        if d.cooldown and not self._cooldown_allows(d, track, at):
             track.notified = False
             self.stats.suppressed += 1
             return
@@ -572,11 +606,12 @@ class Engine:
         self._notify(rule, key, track, "firing", at)
 
     def _resolve(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
-        for name in ("for", "keep", "repeat"):
-            self._cancel(track, name)
+        if track.timers:
+            for name in ("for", "keep", "repeat"):
+                self._cancel(track, name)
         # The state is final before anything is emitted: a subscriber persisting it sees it so.
         announce, since = rule.definition.resolve and track.notified, track.since
-        track.phase = Phase.INACTIVE
+        track.phase = _INACTIVE
         track.since = track.clearing_since = None
         track.notified = False
         if announce:
@@ -596,42 +631,34 @@ class Engine:
     ) -> None:
         d = rule.definition
         entry = self.values.get(key)
-        value = entry.value if entry else None
-        number = entry.number if entry else None
+        if entry is not None:
+            value, number, previous = entry.value, entry.number, entry.previous
+        else:
+            value = number = previous = None
         since = since or track.since or at
         track.seq += 1
-        fp = track.fingerprint or fingerprint(d.name, key)
-        track.fingerprint = fp
-        context = {
-            "rule": d.name,
-            "description": d.description or "",
-            "key": key,
-            "value": value,
-            "number": number,
-            "previous": entry.previous if entry else None,
-            "state": state,
-            "severity": d.severity,
-            "since": format_time(since),
-            "at": format_time(at),
-            "values": self._values_view,
-            "icon": entry.icon if entry else None,
-        }
-        title = self._render(d, "title", context)
-        message = self._render(d, "message", context)
-        alert = Alert(
-            id=alert_id(fp, track.seq, self.id_salt),
-            fingerprint=fp,
-            rule=d.name,
-            key=key,
-            state=state,
-            severity=d.severity,
-            value=value,
-            number=number,
-            previous=entry.previous if entry else None,
-            since=since,
-            at=at,
-            title=title,
-            message=message,
+        fp = track.fingerprint
+        if not fp:
+            fp = track.fingerprint = fingerprint(d.name, key)
+        if rule.default_texts:  # the built-in title and message: no template machinery
+            title = default_title(d.name, state, key, value)
+            message = default_message(d.name, d.description or "", key, value, format_time(since))
+        else:
+            title, message = self._render_texts(rule, key, entry, state, since, at)
+        alert = new_alert(
+            alert_id(fp, track.seq, self.id_salt),
+            fp,
+            d.name,
+            key,
+            state,
+            d.severity,
+            value,
+            number,
+            previous,
+            since,
+            at,
+            title,
+            message,
         )
         self.stats.alerts[(d.name, state)] += 1
         try:
@@ -640,10 +667,37 @@ class Engine:
             self.stats.errors += 1
             log.exception("a subscriber of the alert stream raised on rule %r", d.name)
 
+    def _render_texts(
+        self,
+        rule: CompiledRule,
+        key: str,
+        entry: KeyValue | None,
+        state: AlertState,
+        since: datetime,
+        at: datetime,
+    ) -> tuple[str, str]:
+        d = rule.definition
+        renders = rule.renders  # times are formatted only for templates that show them
+        context = {
+            "rule": d.name,
+            "description": d.description or "",
+            "key": key,
+            "value": entry.value if entry else None,
+            "number": entry.number if entry else None,
+            "previous": entry.previous if entry else None,
+            "state": state,
+            "severity": d.severity,
+            "since": format_time(since) if "since" in renders else "",
+            "at": format_time(at) if "at" in renders else "",
+            "values": self._values_view,
+            "icon": entry.icon if entry else None,
+        }
+        return self._render(d, "title", context), self._render(d, "message", context)
+
     def _render(self, d: RuleDef, which: str, context: dict[str, Any]) -> str:
         template = d.title if which == "title" else d.message
         try:
-            return template.render(**context)
+            return template.render_map(context)
         except TemplateError as exc:
             # The alert still goes out, with a plain text that says what went wrong.
             self.stats.errors += 1
@@ -729,11 +783,11 @@ class Engine:
             self.values[key] = KeyValue(
                 value,
                 parse_number(value) if value is not None else None,
-                icon,
-                bool(removed),
-                _time(last_set),
-                previous,
-                parse_number(previous) if previous is not None else None,
+                previous=previous,
+                previous_number=parse_number(previous) if previous is not None else None,
+                removed=bool(removed),
+                last_set=_time(last_set),
+                icon=icon,
             )
         by_name = {rule.name: rule for rule in self.ruleset.rules}
         for rule_name, saved_tracks in state.get("tracks", {}).items():
@@ -763,16 +817,16 @@ class Engine:
         self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
     ) -> None:
         d = rule.definition
-        if track.phase is Phase.PENDING:
+        if track.phase is _PENDING:
             if not d.for_ or rule.event_rule:
-                track.phase, track.since = Phase.INACTIVE, None
+                track.phase, track.since = _INACTIVE, None
             else:
                 since = track.since or now
                 due = since + timedelta(seconds=d.for_)
                 if due < now:
                     track.since, due = now, now + timedelta(seconds=d.for_)
                 self._schedule(rule, key, track, "for", due)
-        if track.phase is Phase.FIRING:
+        if track.phase is _FIRING:
             if track.clearing_since is not None and d.keep_firing_for:
                 keep_due = track.clearing_since + timedelta(seconds=d.keep_firing_for)
                 self._schedule(rule, key, track, "keep", max(keep_due, now))

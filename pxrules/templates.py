@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: The names a template may use (CONTRACT §3 Templates).
@@ -78,19 +79,31 @@ DOCUMENT_SAMPLE: Mapping[str, Any] = {
 
 
 @lru_cache(maxsize=4096)
-def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
+    names = frozenset(jinja2.meta.find_undeclared_variables(_ENV.parse(source)))
+    return _ENV.from_string(source), names
 
 
 DEFAULT_TITLE = "{{ rule }} {{ state }}: {{ key }} = {{ value }}"
 DEFAULT_MESSAGE = "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})"
 
+
 # The built-in defaults render on every alert of most rules: plain Python, same output as Jinja
-# (a test renders both ways and compares).
+# (a test renders both ways and compares). The engine calls these two directly.
+def default_title(rule: str, state: str, key: str, value: str | None) -> str:
+    """:data:`DEFAULT_TITLE` rendered."""
+    return f"{rule} {state}: {key} = {value}"
+
+
+def default_message(rule: str, description: str, key: str, value: str | None, since: str) -> str:
+    """:data:`DEFAULT_MESSAGE` rendered."""
+    return f"{description or rule}: {key} is {value} (since {since})"
+
+
 _FAST: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    DEFAULT_TITLE: lambda c: f"{c['rule']} {c['state']}: {c['key']} = {c['value']}",
-    DEFAULT_MESSAGE: lambda c: (
-        f"{c['description'] or c['rule']}: {c['key']} is {c['value']} (since {c['since']})"
+    DEFAULT_TITLE: lambda c: default_title(c["rule"], c["state"], c["key"], c["value"]),
+    DEFAULT_MESSAGE: lambda c: default_message(
+        c["rule"], c["description"], c["key"], c["value"], c["since"]
     ),
 }
 
@@ -98,17 +111,23 @@ _FAST: dict[str, Callable[[Mapping[str, Any]], str]] = {
 class Template:
     """A compiled template; compiling is cached by source text (rules share defaults)."""
 
-    __slots__ = ("_fast", "_template", "source")
+    __slots__ = ("_fast", "_template", "names", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
         self._fast = _FAST.get(source)
         try:
-            self._template = _compile(source)
+            self._template, names = _compile(source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"template syntax error: {exc.message}") from None
+        #: The variables the template reads (a caller may skip computing the others).
+        self.names: frozenset[str] = names
 
     def render(self, **context: Any) -> str:
+        return self.render_map(context)
+
+    def render_map(self, context: Mapping[str, Any]) -> str:
+        """Like :meth:`render`, with the variables in a mapping (no keyword unpacking)."""
         if self._fast is not None:
             try:
                 return self._fast(context)

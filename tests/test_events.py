@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pxrules.events import (
     MalformedEvent,
@@ -151,3 +153,18 @@ def test_record_at_defaults_to_last_update() -> None:
 def test_bad_records(record: Any) -> None:
     with pytest.raises(MalformedEvent):
         parse_record(record)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    offset_minutes=st.integers(min_value=-23 * 60, max_value=23 * 60),
+)
+def test_format_time_equals_isoformat_in_utc(moment: datetime, offset_minutes: int) -> None:
+    """format_time caches the text up to the second; it must equal the plain formatting for
+    any instant, given in UTC or in another offset."""
+    expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    shifted = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
+    assert format_time(moment) == expected
+    assert format_time(shifted) == expected

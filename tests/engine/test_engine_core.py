@@ -179,3 +179,58 @@ def test_changes_are_what_was_touched_since_last_time() -> None:
     second = engine.changes()
     assert set(second["values"]) == {"z"} and second["tracks"] == {}
     assert engine.changes()["values"] == {}
+
+
+def test_builtin_texts_without_jinja_equal_the_jinja_rendering() -> None:
+    """The engine renders the default title and message in plain Python; the same templates
+    forced through Jinja (an empty expression appended) give the same texts, with and
+    without a description."""
+    steps = [(0, "h", "71"), (5, "h", "ERR"), (9, "h", "50"), (12, "h", "80")]
+    jinja = "title: \"{{ rule }} {{ state }}: {{ key }} = {{ value }}{{ '' }}\"\n" + (
+        'message: "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})'
+        "{{ '' }}\""
+    )
+    for extra in ("", "description: Too humid\n"):
+        base = f"key: h\nwhen: {{above: 70}}\nresolve: true\n{extra}"
+        fast = run_alerts(rule(base), steps)
+        slow = run_alerts(rule(base + jinja), steps)
+        assert RuleSet.from_text(rule(base)).rules[0].default_texts
+        assert not RuleSet.from_text(rule(base + jinja)).rules[0].default_texts
+        assert [a.state for _, a in fast] == ["firing", "resolved", "firing"]
+        assert [(a.title, a.message) for _, a in fast] == [(a.title, a.message) for _, a in slow]
+
+
+def test_times_are_formatted_only_for_templates_that_show_them() -> None:
+    rules = rule("key: k\nwhen: {above: 1}\nfor: 1m\ntitle: 'at {{ at }}'\nmessage: '{{ key }}'")
+    compiled = RuleSet.from_text(rules).rules[0]
+    assert compiled.renders == {"at", "key"}
+    ((_, alert),) = run_alerts(rules, [(0, "k", "5")], until=100)
+    assert alert.title == "at 1970-01-01T00:01:00.000Z" and alert.message == "k"
+
+
+def test_new_alert_equals_the_dataclass_constructor() -> None:
+    import dataclasses
+
+    from pxrules.alerts import new_alert
+
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    fields = ("i", "f", "r", "k", "firing", "warning", "7", 7.0, None, at, at, "t", "m")
+    built = new_alert(*fields)  # type: ignore[arg-type]
+    assert built == Alert(*fields)  # type: ignore[arg-type]
+    assert built.version == "1"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.title = "changed"  # type: ignore[misc]
+
+
+def test_a_resolve_on_an_existing_track_counts_as_a_change() -> None:
+    scheduler = TestScheduler()
+    engine = Engine(
+        RuleSet.from_text(rule("key: x\nwhen: {above: 1}\nresolve: true")),
+        scheduler,
+        lambda a: None,
+        track_changes=True,
+    )
+    engine.on_event(event_at(scheduler, 0, "x", "2"))
+    assert engine.changes()["tracks"]["r"]["x"]["phase"] == "firing"
+    engine.on_event(event_at(scheduler, 1, "x", "0"))
+    assert engine.changes()["tracks"]["r"]["x"]["phase"] == "inactive"
