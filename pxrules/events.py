@@ -22,6 +22,7 @@ Origin = Literal["live", "snapshot", "replay"]
 #: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
 MAX_PAYLOAD_BYTES = 64 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MISSING = object()
 
 # A finite decimal: optional sign, digits with an optional fraction, optional exponent.
 # Stricter than float(): no "nan"/"inf", no "1_000", no non-ASCII digits.
@@ -66,6 +67,35 @@ class Event:
         return {"event": "setData", "data": data, "at": format_time(self.at)}
 
 
+(_S_KIND, _S_KEY, _S_VALUE, _S_AT, _S_NUMBER, _S_ICON, _S_ORIGIN, _S_LAST_UPDATE) = (
+    getattr(Event, name).__set__ for name in Event.__slots__
+)  # the slots' own descriptors, in field order (a test checks the order)
+
+
+def _new_event(
+    kind: EventKind,
+    key: str,
+    value: str | None,
+    at: datetime,
+    number: float | None,
+    icon: str | None,
+    origin: Origin,
+    last_update: str | None,
+) -> Event:
+    """``Event(...)`` for the parsers, which build one per event: the same frozen object, built
+    by writing the slots directly instead of one ``object.__setattr__`` per field."""
+    event: Event = object.__new__(Event)
+    _S_KIND(event, kind)
+    _S_KEY(event, key)
+    _S_VALUE(event, value)
+    _S_AT(event, at)
+    _S_NUMBER(event, number)
+    _S_ICON(event, icon)
+    _S_ORIGIN(event, origin)
+    _S_LAST_UPDATE(event, last_update)
+    return event
+
+
 def parse_number(value: str | None) -> float | None:
     """The finite float a value denotes, or ``None`` when it is not numeric.
 
@@ -107,7 +137,10 @@ def parse_time(text: str) -> datetime:
     """Parse an ISO-8601 timestamp; a naive one is taken as UTC. Raises ``ValueError``."""
     if not isinstance(text, str) or len(text) > 64:
         raise ValueError("timestamp must be an ISO-8601 string")
-    parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    try:  # the common form ("…Z", "…+00:00") parses as it is
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
@@ -119,7 +152,7 @@ def _check_key(payload: Any) -> str:
     key = payload["key"]
     if not isinstance(key, str):
         raise MalformedEvent("bad_key", f"'key' is {type(key).__name__}, not a string")
-    if not key.strip():
+    if not key or key.isspace():
         raise MalformedEvent("bad_key", "'key' is empty")
     if "\x00" in key:
         raise MalformedEvent("bad_key", "'key' contains a NUL character")
@@ -157,13 +190,16 @@ def _check_text(text: str, what: str) -> None:
 def parse_set_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Event:
     """Turn a ``setData`` payload into an :class:`Event`; raise :class:`MalformedEvent` if bad."""
     key = _check_key(payload)
-    if "value" not in payload:
-        raise MalformedEvent("bad_value", "setData payload has no 'value'")
-    value = _coerce_value(payload["value"])
+    value = payload.get("value", _MISSING)
+    if type(value) is not str:  # the common case is a string: one test
+        if value is _MISSING:
+            raise MalformedEvent("bad_value", "setData payload has no 'value'")
+        value = _coerce_value(value)
     icon = payload.get("icon")
     if icon is not None and not isinstance(icon, str):
         raise MalformedEvent("bad_icon", f"'icon' is {type(icon).__name__}, not a string")
-    if key.isascii() and value.isascii():  # the common case: 1 byte a char, no surrogates
+    ascii_key = key.isascii()
+    if ascii_key and value.isascii():  # the common case: 1 byte a char, no surrogates
         size = len(key) + len(value) + (_utf8_size(icon) if icon else 0)
     else:
         _check_text(key, "'key'")
@@ -176,16 +212,9 @@ def parse_set_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Ev
     # Informational only, kept as sent (parsed when a record needs it as its time).
     raw_update = payload.get("lastUpdate")
     last_update = raw_update if isinstance(raw_update, str) and len(raw_update) <= 64 else None
-    return Event(
-        kind="set",
-        key=normalize_key(key),
-        value=value,
-        number=parse_number(value),
-        at=at,
-        icon=icon,
-        origin=origin,
-        last_update=last_update,
-    )
+    if not ascii_key:
+        key = unicodedata.normalize("NFC", key)
+    return _new_event("set", key, value, at, parse_number(value), icon, origin, last_update)
 
 
 def parse_remove_data(payload: Any, *, at: datetime, origin: Origin = "live") -> Event:
@@ -194,7 +223,7 @@ def parse_remove_data(payload: Any, *, at: datetime, origin: Origin = "live") ->
     if _utf8_size(key) > MAX_PAYLOAD_BYTES:
         raise MalformedEvent("too_large", "key is over the size limit")
     _check_text(key, "'key'")
-    return Event(kind="remove", key=normalize_key(key), value=None, at=at, origin=origin)
+    return _new_event("remove", normalize_key(key), None, at, None, None, origin, None)
 
 
 def parse_record(record: Any) -> Event:

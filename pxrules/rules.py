@@ -30,7 +30,7 @@ from reactivex import abc as rx_abc
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import TimeoutScheduler
 
-from .alerts import Alert, AlertState, alert_id, fingerprint, new_alert
+from .alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
 from .conditions import Predicate, Reading, compile_condition, stale_durations
 from .events import Event, format_time, parse_number, parse_time
 from .rulefmt import Config, RuleDef, RulesError, load_config, load_text
@@ -83,6 +83,7 @@ class AlertTrack:
     clearing_since: datetime | None = None  # keep_firing_for countdown
     seq: int = 0
     fingerprint: str = ""  # computed at the first alert
+    id_base: str = ""  # the first half of its alerts' ids (alerts.alert_id), likewise
     held_due: datetime | None = None  # debounce: evaluate at this time
     stale_origin: datetime | None = None  # stale clock start when the key was never set
     timers: dict[str, int] = field(default_factory=dict)  # timer name → token of the live entry
@@ -178,6 +179,8 @@ class RuleSet:
                 matcher = re.compile(fnmatch.translate(pattern)).match
                 self._globs.append((matcher, rule))
         self._memo: dict[str, tuple[CompiledRule, ...]] = {}
+        # Per key: its rules, and how many of them are plain (evaluated on the event itself).
+        self._plans: dict[str, tuple[tuple[CompiledRule, ...], int]] = {}
 
     @classmethod
     def from_text(cls, text: str, env: Mapping[str, str] | None = None) -> RuleSet:
@@ -196,6 +199,14 @@ class RuleSet:
                     matched.append(rule)
             found = tuple(matched)
             self._memo[key] = found
+        return found
+
+    def plan(self, key: str) -> tuple[tuple[CompiledRule, ...], int]:
+        """:meth:`rules_for` ``key``, and how many of those rules are plain (memoised)."""
+        found = self._plans.get(key)
+        if found is None:
+            rules = self.rules_for(key)
+            found = self._plans[key] = (rules, sum(1 for rule in rules if rule.plain))
         return found
 
     def apply(
@@ -255,6 +266,7 @@ class Engine:
         track_changes: bool = False,
     ) -> None:
         self.ruleset = ruleset
+        self._plans = ruleset._plans  # read directly on the hot path
         self.id_salt = id_salt
         self.scheduler = scheduler
         self._emit = emit
@@ -307,8 +319,10 @@ class Engine:
                 entry.last_set = now
             else:
                 entry.value, entry.number, entry.removed = None, None, True
+            rules, plain = self._plans.get(key) or self.ruleset.plan(key)
+            self.stats.evaluations += plain
             by_index = self._by_index
-            for rule in self.ruleset.rules_for(key):
+            for rule in rules:
                 try:  # one rule's failure must not stop the others or kill the stream
                     if rule.plain:
                         self._evaluate(rule, key, by_index[rule.index].get(key), now, entry)
@@ -359,6 +373,7 @@ class Engine:
             track.held_due = now + timedelta(seconds=debounce)
             self._ensure_timer(rule, key, track, "debounce", track.held_due)
         else:
+            self.stats.evaluations += 1
             self._evaluate(rule, key, track, now, self._reading(key, track, now))
         if rule.stale:  # any sighting starts or moves the clock; a pending timer re-checks itself
             assert track is not None
@@ -424,6 +439,7 @@ class Engine:
                 self._schedule(rule, key, track, name, track.held_due)
                 return
             track.held_due = None
+            self.stats.evaluations += 1
             self._evaluate(rule, key, track, due, self._reading(key, track, due))
         elif name == "for":
             if track.phase is _PENDING:
@@ -441,6 +457,7 @@ class Engine:
             if next_due is not None and next_due > due:
                 self._schedule(rule, key, track, name, next_due)  # the key was set meanwhile
                 return
+            self.stats.evaluations += 1
             self._evaluate(rule, key, track, due, self._reading(key, track, due))
             self._schedule_stale(rule, key, track, due)
 
@@ -514,8 +531,8 @@ class Engine:
         reading: Reading,
     ) -> None:
         """Step the rule's state machine for ``key``; ``reading`` is what the conditions see
-        (the key's own entry for rules without clocks, else :meth:`_reading`)."""
-        self.stats.evaluations += 1
+        (the key's own entry for rules without clocks, else :meth:`_reading`). The caller
+        counts the evaluation."""
         holds = rule.when(reading)
         if holds is True and rule.where and not self._where_holds(rule):
             holds = False
@@ -540,7 +557,23 @@ class Engine:
             return
         phase = track.phase
         if phase is _FIRING:
-            self._step_firing(rule, key, track, reading, holds, now)
+            clear = rule.clear
+            if clear is not None:
+                resolve_met = clear(reading)
+            else:
+                resolve_met = None if holds is None else not holds
+            if resolve_met is None:
+                self.stats.unknown += 1
+            elif resolve_met:
+                keep = d.keep_firing_for
+                if not keep:
+                    self._resolve(rule, key, track, now)
+                elif track.clearing_since is None:
+                    track.clearing_since = now
+                    self._schedule(rule, key, track, "keep", now + timedelta(seconds=keep))
+            elif holds and track.clearing_since is not None:  # re-triggered: keep firing
+                track.clearing_since = None
+                self._cancel(track, "keep")
         elif holds is None:
             self.stats.unknown += 1
         elif phase is _INACTIVE:
@@ -555,33 +588,6 @@ class Engine:
             track.phase = _INACTIVE
             track.since = None
             self._cancel(track, "for")
-
-    def _step_firing(
-        self,
-        rule: CompiledRule,
-        key: str,
-        track: AlertTrack,
-        reading: Reading,
-        holds: bool | None,
-        now: datetime,
-    ) -> None:
-        if rule.clear is not None:
-            resolve_met = rule.clear(reading)
-        else:
-            resolve_met = None if holds is None else not holds
-        if resolve_met is None:
-            self.stats.unknown += 1
-            return
-        keep = rule.definition.keep_firing_for
-        if resolve_met:
-            if not keep:
-                self._resolve(rule, key, track, now)
-            elif track.clearing_since is None:
-                track.clearing_since = now
-                self._schedule(rule, key, track, "keep", now + timedelta(seconds=keep))
-        elif holds and track.clearing_since is not None:  # re-triggered: keep firing
-            track.clearing_since = None
-            self._cancel(track, "keep")
 
     @staticmethod
     def _cooldown_allows(d: RuleDef, track: AlertTrack, now: datetime) -> bool:
@@ -637,16 +643,17 @@ class Engine:
             value = number = previous = None
         since = since or track.since or at
         track.seq += 1
-        fp = track.fingerprint
-        if not fp:
+        fp, id_base = track.fingerprint, track.id_base
+        if not id_base:
             fp = track.fingerprint = fingerprint(d.name, key)
+            id_base = track.id_base = alert_id_base(fp, self.id_salt)
         if rule.default_texts:  # the built-in title and message: no template machinery
             title = default_title(d.name, state, key, value)
             message = default_message(d.name, d.description or "", key, value, format_time(since))
         else:
             title, message = self._render_texts(rule, key, entry, state, since, at)
         alert = new_alert(
-            alert_id(fp, track.seq, self.id_salt),
+            f"{id_base}{track.seq:016x}",  # alerts.alert_id, without hashing per alert
             fp,
             d.name,
             key,

@@ -8,7 +8,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from pxrules.alerts import Alert
@@ -200,3 +203,53 @@ def test_replay_without_send_delivers_nothing(tmp_path: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert run_replay(rules, GREENHOUSE, "text", False, out, err) == 0
     assert out.getvalue().count("firing d door=") == 2
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=json_values,
+    key=st.text(max_size=8),
+    extra=st.dictionaries(st.sampled_from(["icon", "lastUpdate", "x"]), json_values),
+)
+def test_decode_record_equals_the_standard_json(
+    value: object, key: str, extra: dict[str, object]
+) -> None:
+    """Lines are decoded by orjson with json as the reference: same result for any record,
+    huge integers included (orjson would make them floats)."""
+    from pxrules.replay import decode_record
+
+    line = json.dumps({"event": "setData", "data": {"key": key, "value": value, **extra}})
+    assert decode_record(line.encode()) == json.loads(line)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"data": {"key": "k", "value": 123456789012345678901234567890}}',
+        b'{"data": {"key": "k\\ud800", "value": "1"}}',  # a lone surrogate: json accepts it
+        b'{"data": {"key": "k", "value": NaN}}',  # json accepts NaN; the parser refuses it
+        b'\xef\xbb\xbf{"data": {"key": "k", "value": "1"}}',  # a byte-order mark on line 1
+    ],
+)
+def test_decode_record_falls_back_to_json_where_orjson_differs(raw: bytes) -> None:
+    from pxrules.replay import decode_record
+
+    assert decode_record(raw, first=True) == json.loads(raw)
+
+
+def test_decode_record_errors_are_jsons() -> None:
+    from pxrules.replay import decode_record
+
+    with pytest.raises(json.JSONDecodeError):
+        decode_record(b'{"event": ')
+    with pytest.raises(UnicodeDecodeError):
+        decode_record(b'{"event": "\xff"}')

@@ -234,3 +234,26 @@ def test_a_resolve_on_an_existing_track_counts_as_a_change() -> None:
     assert engine.changes()["tracks"]["r"]["x"]["phase"] == "firing"
     engine.on_event(event_at(scheduler, 1, "x", "0"))
     assert engine.changes()["tracks"]["r"]["x"]["phase"] == "inactive"
+
+
+def test_alert_ids_are_unique_per_notification_and_salted() -> None:
+    """Ids are the rule+key's base (its fingerprint, or a salted hash of it) and the sequence
+    number; the engine's equal alerts.alert_id, and another salt gives other ids."""
+    from pxrules.alerts import alert_id
+
+    rules = RuleSet.from_text(rule("keys: ['k*']\nwhen: {above: 1}\nresolve: true"))
+    ids: dict[str, list[str]] = {}
+    for salt in ("", "s1", "s2"):
+        scheduler = TestScheduler()
+        got: list[Alert] = []
+        engine = Engine(rules, scheduler, got.append, id_salt=salt)
+        for t, (key, value) in enumerate([("k1", "5"), ("k1", "0"), ("k2", "5"), ("k1", "7")]):
+            engine.on_event(event_at(scheduler, t, key, value))
+        seq = {"k1": 0, "k2": 0}
+        for alert in got:
+            seq[alert.key] += 1
+            assert alert.id == alert_id(fingerprint("r", alert.key), seq[alert.key], salt)
+            assert len(alert.id) == 32 and int(alert.id, 16) >= 0
+        ids[salt] = [a.id for a in got]
+        assert len(set(ids[salt])) == 4
+    assert not set(ids[""]) & set(ids["s1"]) and not set(ids["s1"]) & set(ids["s2"])
