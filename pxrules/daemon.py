@@ -43,22 +43,6 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 CHECKPOINT_CHUNK = 50  # values or tracks per checkpoint transaction
 
 
-def _chunks(state: Mapping[str, Any], size: int) -> list[dict[str, Any]]:
-    """Split an engine ``changes()`` into pieces of at most ``size`` values or tracks."""
-    rows: list[tuple[str, str, str, Any]] = [("v", "", k, v) for k, v in state["values"].items()]
-    rows += [("t", r, k, t) for r, by_key in state["tracks"].items() for k, t in by_key.items()]
-    pieces = []
-    for start in range(0, len(rows), size):
-        piece: dict[str, Any] = {"values": {}, "tracks": {}}
-        for kind, rule, key, data in rows[start : start + size]:
-            if kind == "v":
-                piece["values"][key] = data
-            else:
-                piece["tracks"].setdefault(rule, {})[key] = data
-        pieces.append(piece)
-    return pieces
-
-
 @dataclass
 class RunOptions:
     rules_path: Path
@@ -358,19 +342,27 @@ class Daemon:
         if self.store is None or self.engine is None or self.options.dry_run:
             return
         full = full or self._checkpoint_failed
-        state = self.engine.snapshot() if full else self.engine.changes()
+        engine = self.engine
         try:
             if full:
-                await self.store.run(self.store.checkpoint, state, full=True)
+                await self.store.run(self.store.checkpoint, engine.snapshot(), full=True)
             else:
-                # Small background transactions: an alert's outbox write waits for at most
-                # the one chunk being written, never for the whole checkpoint.
-                for chunk in _chunks(state, CHECKPOINT_CHUNK):
+                # Piece by piece, each piece its own background transaction: the event loop
+                # never stops long to collect a large checkpoint, and an alert's outbox write
+                # waits for at most the one piece being written. What changes meanwhile is
+                # taken in the next checkpoint (the budget keeps this one from chasing it).
+                budget = engine.pending_changes
+                while budget > 0 and engine.pending_changes:
+                    piece = engine.changes(limit=CHECKPOINT_CHUNK)
+                    budget -= CHECKPOINT_CHUNK
                     await self.store.run(
-                        self.store.checkpoint, chunk, full=False, priority=BACKGROUND
+                        self.store.checkpoint, piece, full=False, priority=BACKGROUND
                     )
             self._events_since_checkpoint = 0
             self._checkpoint_failed = False
+        except asyncio.CancelledError:
+            self._checkpoint_failed = True  # a piece taken may be unwritten: next one is full
+            raise
         except StoreError as exc:
             self._checkpoint_failed = True
             log.error("%s; state is kept in memory and saved again later", exc)

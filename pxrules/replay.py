@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import orjson
 from reactivex import abc as rx_abc
 from reactivex import typing
 from reactivex.internal.exceptions import ArgumentOutOfRangeException
@@ -28,6 +27,7 @@ from reactivex.scheduler.scheduleditem import ScheduledItem
 
 from .alerts import Alert
 from .events import Event, MalformedEvent, parse_record
+from .fastjson import decode_record
 from .rules import Engine, RuleSet
 
 log = logging.getLogger("pxrules.replay")
@@ -43,25 +43,6 @@ class RecordError:
 
     line: int
     message: str
-
-
-def decode_record(raw: bytes, first: bool = False) -> Any:
-    """One JSON line as the standard library's ``json`` decodes it, but fast.
-
-    orjson decodes the common line several times faster. Where it could differ from ``json``
-    (anything it refuses: a byte-order mark, lone surrogates, NaN; and a numeric ``value``,
-    which it turns into a float when it is a huge integer) the line is decoded again by
-    ``json``, whose result and error messages are the reference. Raises ``ValueError``.
-    """
-    try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw.decode("utf-8-sig" if first else "utf-8"))
-    if type(record) is dict:
-        data = record.get("data")
-        if type(data) is dict and type(data.get("value")) is float:
-            return json.loads(raw)
-    return record
 
 
 def read_records(path: Path) -> Iterator[tuple[int, Event | RecordError]]:

@@ -732,23 +732,36 @@ class Engine:
                 "tracks": tracks,
             }
 
-    def changes(self) -> dict[str, Any]:
-        """Like :meth:`snapshot`, but only the values and tracks touched since the last call."""
+    def changes(self, limit: int | None = None) -> dict[str, Any]:
+        """Like :meth:`snapshot`, but only the values and tracks touched since the last call.
+
+        With ``limit``, at most that many values and tracks are taken (values first); the rest
+        stay for the next call, so a large checkpoint can be written piece by piece.
+        """
         with self._lock:
+            dirty_keys, dirty_tracks = self._dirty_keys, self._dirty_tracks
+            room = len(dirty_keys) + len(dirty_tracks) if limit is None else limit
             values = {}
-            for key in self._dirty_keys:
+            while dirty_keys and room > 0:
+                key = dirty_keys.pop()
+                room -= 1
                 e = self.values.get(key)
                 if e is not None:
                     values[key] = [e.value, e.icon, e.removed, _stamp(e.last_set), e.previous]
             tracks: dict[str, dict[str, Any]] = {}
             rules = self.ruleset.rules
-            for index, key in self._dirty_tracks:
+            while dirty_tracks and room > 0:
+                index, key = dirty_tracks.pop()
+                room -= 1
                 track = self._by_index[index].get(key)
                 if track is not None:
                     tracks.setdefault(rules[index].name, {})[key] = self._save_track(track)
-            self._dirty_keys.clear()
-            self._dirty_tracks.clear()
             return {"version": STATE_VERSION, "values": values, "tracks": tracks}
+
+    @property
+    def pending_changes(self) -> int:
+        """How many values and tracks :meth:`changes` has yet to hand out."""
+        return len(self._dirty_keys) + len(self._dirty_tracks)
 
     def track_state(self, rule: str, key: str) -> dict[str, Any] | None:
         """One rule+key's state as in :meth:`snapshot` (what the daemon saves with each alert)."""

@@ -33,9 +33,18 @@ from reactivex.subject import BehaviorSubject
 from .backoff import Backoff
 from .errors import KeyRefusedError
 from .events import Event, MalformedEvent, parse_remove_data, parse_set_data
+from .fastjson import PacketJson
 from .subjects import IsolatingSubject
 
 log = logging.getLogger("pxrules.source")
+
+
+class _Packet(socketio.packet.Packet):  # type: ignore[misc]
+    """python-socketio's packet with orjson decoding (fastjson), for this client only:
+    passing ``json=`` to the client would change the class every client and server shares."""
+
+    json = PacketJson
+
 
 DEFAULT_URL = "https://api.pxserv.net"
 STABLE_AFTER = 30.0  # seconds a connection must last to reset the reconnect backoff
@@ -304,7 +313,9 @@ class PxServSource:
         return {"apiKey": self._api_key}
 
     def _new_link(self) -> _Link:
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False)
+        client = socketio.AsyncClient(
+            reconnection=False, handle_sigint=False, logger=False, serializer=_Packet
+        )
         link = _Link(client)
 
         async def on_connect_error(data: Any = None) -> None:

@@ -225,7 +225,7 @@ def test_decode_record_equals_the_standard_json(
 ) -> None:
     """Lines are decoded by orjson with json as the reference: same result for any record,
     huge integers included (orjson would make them floats)."""
-    from pxrules.replay import decode_record
+    from pxrules.fastjson import decode_record
 
     line = json.dumps({"event": "setData", "data": {"key": key, "value": value, **extra}})
     assert decode_record(line.encode()) == json.loads(line)
@@ -241,15 +241,48 @@ def test_decode_record_equals_the_standard_json(
     ],
 )
 def test_decode_record_falls_back_to_json_where_orjson_differs(raw: bytes) -> None:
-    from pxrules.replay import decode_record
+    from pxrules.fastjson import decode_record
 
     assert decode_record(raw, first=True) == json.loads(raw)
 
 
 def test_decode_record_errors_are_jsons() -> None:
-    from pxrules.replay import decode_record
+    from pxrules.fastjson import decode_record
 
     with pytest.raises(json.JSONDecodeError):
         decode_record(b'{"event": ')
     with pytest.raises(UnicodeDecodeError):
         decode_record(b'{"event": "\xff"}')
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=json_values, extra=st.dictionaries(st.sampled_from(["icon", "key", "x"]), json_values))
+def test_decode_packet_equals_python_socketios_decoder(
+    value: object, extra: dict[str, object]
+) -> None:
+    """The source's socket client decodes event packets with orjson; the result must be what
+    python-socketio's own decoder (engineio's json) gives, or the same error."""
+    from engineio import json as engineio_json
+
+    from pxrules.fastjson import decode_packet
+
+    text = json.dumps(["setData", {"value": value, **extra}])
+    try:
+        expected = engineio_json.loads(text)
+    except ValueError as exc:  # integers of more than 100 digits
+        with pytest.raises(type(exc)):
+            decode_packet(text)
+        return
+    assert decode_packet(text) == expected
+
+
+def test_the_source_client_decodes_with_orjson_without_changing_socketio() -> None:
+    import socketio.packet
+
+    from pxrules.fastjson import PacketJson
+    from pxrules.source import PxServSource
+
+    source = PxServSource(api_key="k", url="http://127.0.0.1:9", snapshot=False)
+    client = source._new_link().client
+    assert client.packet_class.json is PacketJson
+    assert socketio.packet.Packet.json is not PacketJson  # other clients and servers keep theirs

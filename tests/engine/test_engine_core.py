@@ -257,3 +257,27 @@ def test_alert_ids_are_unique_per_notification_and_salted() -> None:
         ids[salt] = [a.id for a in got]
         assert len(set(ids[salt])) == 4
     assert not set(ids[""]) & set(ids["s1"]) and not set(ids["s1"]) & set(ids["s2"])
+
+
+def test_changes_in_pieces_hand_out_everything_once() -> None:
+    scheduler = TestScheduler()
+    rules = RuleSet.from_text(rule("keys: ['*']\nwhen: {above: 5}\nresolve: true"))
+    engines = [Engine(rules, scheduler, lambda a: None, track_changes=True) for _ in range(2)]
+    for engine in engines:
+        for i in range(23):
+            engine.on_event(event_at(scheduler, 0, f"k{i}", str(i)))  # 17 of them fire
+    whole = engines[0].changes()
+    piecewise = engines[1]
+    assert piecewise.pending_changes == 23 + 17
+    values: dict[str, object] = {}
+    tracks: dict[str, object] = {}
+    pieces = 0
+    while piecewise.pending_changes:
+        piece = piecewise.changes(limit=7)
+        assert len(piece["values"]) + sum(len(t) for t in piece["tracks"].values()) <= 7
+        values.update(piece["values"])
+        tracks.update(piece["tracks"].get("r", {}))
+        pieces += 1
+    assert pieces == 6  # ceil(40 / 7)
+    assert values == whole["values"] and tracks == whole["tracks"]["r"]
+    assert piecewise.changes() == {"version": 1, "values": {}, "tracks": {}}
