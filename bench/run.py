@@ -15,7 +15,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results.json"
 
 STEPS = [
-    ["ingest.py", "50000", "3"],
+    ["ingest.py", "50000", "5"],
     ["engine_rate.py", "200000"],
     ["engine_vs_hand.py", "200000"],
     ["latency.py", "5000", "100", "500"],

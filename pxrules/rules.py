@@ -178,9 +178,10 @@ class RuleSet:
             for pattern in rule.definition.keys:
                 matcher = re.compile(fnmatch.translate(pattern)).match
                 self._globs.append((matcher, rule))
-        self._memo: dict[str, tuple[CompiledRule, ...]] = {}
-        # Per key: its rules, and how many of them are plain (evaluated on the event itself).
+        # Per key seen: its rules, and how many of them are plain (evaluated on the event).
+        # Keys with the same rules share one plan (many keys, few distinct rule sets).
         self._plans: dict[str, tuple[tuple[CompiledRule, ...], int]] = {}
+        self._shared_plans: dict[tuple[int, ...], tuple[tuple[CompiledRule, ...], int]] = {}
 
     @classmethod
     def from_text(cls, text: str, env: Mapping[str, str] | None = None) -> RuleSet:
@@ -191,22 +192,22 @@ class RuleSet:
 
     def rules_for(self, key: str) -> tuple[CompiledRule, ...]:
         """Every rule whose key or globs match ``key`` (memoised per key)."""
-        found = self._memo.get(key)
-        if found is None:
-            matched = list(self._exact.get(key, ()))
-            for match, rule in self._globs:
-                if match(key) and rule not in matched:
-                    matched.append(rule)
-            found = tuple(matched)
-            self._memo[key] = found
-        return found
+        return self.plan(key)[0]
 
     def plan(self, key: str) -> tuple[tuple[CompiledRule, ...], int]:
         """:meth:`rules_for` ``key``, and how many of those rules are plain (memoised)."""
         found = self._plans.get(key)
         if found is None:
-            rules = self.rules_for(key)
-            found = self._plans[key] = (rules, sum(1 for rule in rules if rule.plain))
+            matched = list(self._exact.get(key, ()))
+            for match, rule in self._globs:
+                if match(key) and rule not in matched:
+                    matched.append(rule)
+            shared = tuple(rule.index for rule in matched)
+            found = self._shared_plans.get(shared)
+            if found is None:
+                rules = tuple(matched)
+                found = self._shared_plans[shared] = (rules, sum(r.plain for r in rules))
+            self._plans[key] = found
         return found
 
     def apply(

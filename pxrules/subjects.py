@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from reactivex.internal.exceptions import DisposedException
 from reactivex.subject import Subject
 
 _T = TypeVar("_T")
@@ -22,9 +23,17 @@ class IsolatingSubject(Subject[_T]):
         super().__init__()
         self._on_observer_error = on_observer_error
 
+    def on_next(self, value: _T) -> None:
+        # Subject.on_next takes its lock twice per value (disposed check, observer copy) and
+        # goes through two more calls; every event of the source comes through here. A flag
+        # read and a list copy are atomic under the GIL, so the lock adds nothing to them.
+        if self.is_disposed:
+            raise DisposedException()
+        if not self.is_stopped:
+            self._on_next_core(value)
+
     def _on_next_core(self, value: _T) -> None:
-        with self.lock:
-            observers = self.observers.copy()
+        observers = self.observers.copy()
         for observer in observers:
             try:
                 observer.on_next(value)
