@@ -240,34 +240,9 @@ async def test_api_key_never_logged(sim: Simulator, caplog: pytest.LogCaptureFix
     assert "secret-bad-key-999" not in caplog.text
 
 
-async def test_a_server_that_drops_us_at_once_gets_a_growing_backoff(
-    sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    policy = Backoff(initial=1, maximum=60, jitter=0.5, rng=lambda: 0.5)  # jitter pinned: exact
-    source = PxServSource(api_key=API_KEY, url=sim.url, snapshot=False, backoff=policy)
-    delays: list[float] = []
-
-    async def record(delay: float) -> None:
-        delays.append(delay)
-        await asyncio.sleep(0)
-
-    monkeypatch.setattr(source, "_sleep", record)
-    async with source:
-        while len(delays) < 4:  # each time we get in, the server throws us out again
-            if sim.clients:
-                await sim.disconnect_all()
-            await asyncio.sleep(0.01)
-    assert delays[:4] == [2.0, 4.0, 8.0, 16.0]
-
-
-async def test_a_connection_that_lasted_resets_the_backoff(
-    sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The same server as above, but each connection counts as having lasted long enough:
-    every reconnect waits the initial delay instead of a growing one."""
-    import pxrules.source
-
-    monkeypatch.setattr(pxrules.source, "STABLE_AFTER", 0.0)
+async def reconnect_delays(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The first 4 reconnect delays against a server that throws us out each time we get in
+    (jitter pinned, so the delays are exact)."""
     policy = Backoff(initial=1, maximum=60, jitter=0.5, rng=lambda: 0.5)
     source = PxServSource(api_key=API_KEY, url=sim.url, snapshot=False, backoff=policy)
     delays: list[float] = []
@@ -282,4 +257,21 @@ async def test_a_connection_that_lasted_resets_the_backoff(
             if sim.clients:
                 await sim.disconnect_all()
             await asyncio.sleep(0.01)
-    assert delays[:4] == [1.0, 1.0, 1.0, 1.0]
+    return delays[:4]
+
+
+async def test_a_server_that_drops_us_at_once_gets_a_growing_backoff(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await reconnect_delays(sim, monkeypatch) == [2.0, 4.0, 8.0, 16.0]
+
+
+async def test_a_connection_that_lasted_resets_the_backoff(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same server, but each connection counts as having lasted long enough: every
+    reconnect waits the initial delay instead of a growing one."""
+    import pxrules.source
+
+    monkeypatch.setattr(pxrules.source, "STABLE_AFTER", 0.0)
+    assert await reconnect_delays(sim, monkeypatch) == [1.0, 1.0, 1.0, 1.0]
