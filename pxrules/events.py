@@ -69,7 +69,7 @@ class Event:
 
 (_S_KIND, _S_KEY, _S_VALUE, _S_AT, _S_NUMBER, _S_ICON, _S_ORIGIN, _S_LAST_UPDATE) = (
     getattr(Event, name).__set__ for name in Event.__slots__
-)  # the slots' own descriptors, in field order (a test checks the order)
+)  # the slots' own descriptors, in field order (a test builds one both ways)
 
 
 def _new_event(

@@ -138,13 +138,6 @@ class CompiledRule:
         )
 
 
-class _Sink(set[Any]):
-    """A set that stays empty (change tracking switched off)."""
-
-    def add(self, item: Any) -> None:
-        return None
-
-
 class _ValuesView(Mapping[str, str]):
     """``values`` in templates: the latest value of every key, read-only and without copying."""
 
@@ -276,10 +269,11 @@ class Engine:
         self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
         self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
         # What changed since the last changes() call, so checkpoints write only that.
-        # Off unless asked for: the sets would grow unread in replay and library use.
+        # Off unless asked for (every add checks the flag): the sets would grow unread in
+        # replay and library use.
         self._track_changes = track_changes
-        self._dirty_keys: set[str] = _Sink() if not track_changes else set()
-        self._dirty_tracks: set[tuple[int, str]] = _Sink() if not track_changes else set()
+        self._dirty_keys: set[str] = set()
+        self._dirty_tracks: set[tuple[int, str]] = set()
         self._scratch = Reading(None, None)  # reused: predicates run synchronously
         self.stats = EngineStats()
         self._values_view = _ValuesView(self.values)
@@ -354,7 +348,8 @@ class Engine:
 
     def _track(self, rule: CompiledRule, key: str) -> AlertTrack:
         tracks = self._by_index[rule.index]
-        self._dirty_tracks.add((rule.index, key))
+        if self._track_changes:
+            self._dirty_tracks.add((rule.index, key))
         track = tracks.get(key)
         if track is None:
             track = tracks[key] = AlertTrack()
@@ -366,7 +361,8 @@ class Engine:
         if track is None and (rule.stale or debounce):
             track = self._track(rule, key)
         if track is not None:
-            self._dirty_tracks.add((rule.index, key))
+            if self._track_changes:
+                self._dirty_tracks.add((rule.index, key))
             if track.stale_origin is None:
                 track.stale_origin = now
         if debounce:
@@ -421,7 +417,8 @@ class Engine:
                 if track is None or track.timers.get(name) != token:
                     continue  # cancelled or re-armed since
                 del track.timers[name]
-                self._dirty_tracks.add((index, key))
+                if self._track_changes:
+                    self._dirty_tracks.add((index, key))
                 self._guarded(rule, key, self._on_timer, rule, key, track, name, due)
             if self._heap and not self._disposed:
                 self._arm(self._heap[0][0])

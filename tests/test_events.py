@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pxrules.events import (
+    Event,
     MalformedEvent,
     format_time,
     parse_number,
@@ -168,3 +169,15 @@ def test_format_time_equals_isoformat_in_utc(moment: datetime, offset_minutes: i
     shifted = moment.astimezone(timezone(timedelta(minutes=offset_minutes)))
     assert format_time(moment) == expected
     assert format_time(shifted) == expected
+
+
+def test_the_parsers_event_equals_the_dataclass_constructor() -> None:
+    """Parsers build Events by writing slots; every field lands where the constructor puts it."""
+    import dataclasses
+
+    payload = {"key": "k", "value": "7.5", "icon": "ic", "lastUpdate": "2025-01-01T00:00:00Z"}
+    built = parse_set_data(payload, at=AT, origin="snapshot")
+    expected = Event("set", "k", "7.5", AT, 7.5, "ic", "snapshot", "2025-01-01T00:00:00Z")
+    assert dataclasses.astuple(built) == dataclasses.astuple(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.value = "8"  # type: ignore[misc]
