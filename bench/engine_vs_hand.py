@@ -15,8 +15,8 @@ from reactivex.scheduler import HistoricalScheduler
 from reactivex.subject import Subject
 
 from pxrules.alerts import Alert
+from pxrules.engine.machine import RuleSet
 from pxrules.events import Event, parse_number
-from pxrules.rules import RuleSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved, save

@@ -14,7 +14,7 @@ import random
 import sys
 import time
 
-from pxrules.simulator import Simulator
+from pxrules.testing.simulator import Simulator
 
 
 async def main(port: int, key: str, rate: float, seconds: float, keys: int, every: float) -> None:

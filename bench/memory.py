@@ -15,8 +15,8 @@ from pathlib import Path
 
 from reactivex.scheduler import HistoricalScheduler
 
+from pxrules.engine.machine import Engine, RuleSet
 from pxrules.events import Event
-from pxrules.rules import Engine, RuleSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save

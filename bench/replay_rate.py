@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import interleaved, save
 from gen_events import main as generate
 
-from pxrules.replaying import run_replay
+from pxrules.cli.replay import run_replay
 
 RULES = """
 rules:

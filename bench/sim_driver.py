@@ -12,7 +12,7 @@ import asyncio
 import sys
 import time
 
-from pxrules.simulator import Simulator
+from pxrules.testing.simulator import Simulator
 
 
 async def main(port: int, key: str, n: int, rate: float, clients: int, prefix: str) -> None:

@@ -17,19 +17,19 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Alert": "alerts",
     "Backoff": "backoff",
-    "Config": "rulefmt",
-    "ConnectionState": "source",
-    "ConnectionStatus": "source",
+    "Config": "rules.load",
+    "ConnectionState": "source.client",
+    "ConnectionStatus": "source.client",
     "Event": "events",
     "KeyRefusedError": "errors",
     "MalformedEvent": "events",
     "PxRulesError": "errors",
-    "PxServSource": "source",
-    "RuleSet": "rules",
-    "RulesError": "rulefmt",
-    "Simulator": "simulator",
-    "load_config": "rulefmt",
-    "load_rules": "rules",
+    "PxServSource": "source.client",
+    "RuleSet": "engine.machine",
+    "RulesError": "rules.load",
+    "Simulator": "testing.simulator",
+    "load_config": "rules.load",
+    "load_rules": "engine.machine",
     "parse_number": "events",
 }
 
@@ -56,12 +56,12 @@ __all__ = [
 if TYPE_CHECKING:
     from .alerts import Alert
     from .backoff import Backoff
+    from .engine.machine import RuleSet, load_rules
     from .errors import KeyRefusedError, PxRulesError
     from .events import Event, MalformedEvent, parse_number
-    from .rulefmt import Config, RulesError, load_config
-    from .rules import RuleSet, load_rules
-    from .simulator import Simulator
-    from .source import ConnectionState, ConnectionStatus, PxServSource
+    from .rules.load import Config, RulesError, load_config
+    from .source.client import ConnectionState, ConnectionStatus, PxServSource
+    from .testing.simulator import Simulator
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,6 @@
 """``python -m pxrules`` is the ``pxrules`` command."""
 
-from .cli import main
+from .cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from pxrules.backoff import Backoff
-from pxrules.simulator import Simulator
+from pxrules.testing.simulator import Simulator
 
 API_KEY = "test-key-Zq81"
 FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pxrules.cli import cli
-from pxrules.rulefmt import load_file, load_text
-from pxrules.spec import json_schema
+from pxrules.cli.main import cli
+from pxrules.rules.load import load_file, load_text
+from pxrules.rules.schema import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "invalid"
@@ -222,7 +222,7 @@ def test_python_dash_m_runs_check() -> None:
 
 def test_check_does_not_import_socket_or_notifier_code() -> None:
     code = (
-        "import sys; from pxrules.cli import main; sys.argv=['pxrules','check','"
+        "import sys; from pxrules.cli.main import main; sys.argv=['pxrules','check','"
         + str(EXAMPLE)
         + "']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('socketio','engineio','aiohttp')]\n"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pxrules.events import parse_record
-from pxrules.simulator import Simulator
+from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY
 

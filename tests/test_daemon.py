@@ -13,8 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pxrules.events import Event
-from pxrules.simulator import Simulator
-from pxrules.source import PxServSource
+from pxrules.source.client import PxServSource
+from pxrules.testing.simulator import Simulator
 from pxrules.webhooks import verify
 
 from .conftest import API_KEY, FAST

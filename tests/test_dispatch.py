@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 
 from pxrules.backoff import Backoff
-from pxrules.dispatch import Dispatcher, next_step
-from pxrules.notifiers.apprise import AppriseTarget
-from pxrules.notifiers.base import Outcome, Result, classify_http, parse_retry_after
-from pxrules.notifiers.webhook import WebhookTarget
-from pxrules.spec import WebhookSpec
-from pxrules.store import OutboxItem, Store
+from pxrules.daemon.delivery import Dispatcher, next_step
+from pxrules.daemon.notifiers.apprise import AppriseTarget
+from pxrules.daemon.notifiers.base import Outcome, Result, classify_http, parse_retry_after
+from pxrules.daemon.notifiers.webhook import WebhookTarget
+from pxrules.daemon.store import OutboxItem, Store
+from pxrules.rules.schema import WebhookSpec
 from pxrules.webhooks import verify
 
 from .receiver import Receiver, Reply

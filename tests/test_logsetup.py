@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from pxrules.logsetup import RedactingFormatter, secrets_of
-from pxrules.spec import NotifierSpec, SourceSpec
+from pxrules.daemon.redaction import RedactingFormatter, secrets_of
+from pxrules.rules.schema import NotifierSpec, SourceSpec
 
 
 def test_secrets_of_configuration() -> None:

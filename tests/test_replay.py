@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from pxrules.alerts import Alert
-from pxrules.cli import cli
+from pxrules.cli.main import cli
+from pxrules.cli.replay import run_replay
+from pxrules.engine.machine import RuleSet
 from pxrules.events import Event
-from pxrules.replaying import run_replay
-from pxrules.rules import RuleSet
-from pxrules.simulator import Simulator
-from pxrules.source import PxServSource
+from pxrules.source.client import PxServSource
+from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY, FAST
 from .helpers import Collector
@@ -280,7 +280,7 @@ def test_the_source_client_decodes_with_orjson_without_changing_socketio() -> No
     import socketio.packet
 
     from pxrules.fastjson import PacketJson
-    from pxrules.source import PxServSource
+    from pxrules.source.client import PxServSource
 
     source = PxServSource(api_key="k", url="http://127.0.0.1:9", snapshot=False)
     client = source._new_link().client

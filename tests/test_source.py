@@ -12,8 +12,8 @@ import pytest
 from pxrules.backoff import Backoff
 from pxrules.errors import KeyRefusedError
 from pxrules.events import Event
-from pxrules.simulator import Simulator
-from pxrules.source import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.source.client import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY, FAST
 from .helpers import Collector
@@ -271,7 +271,7 @@ async def test_a_connection_that_lasted_resets_the_backoff(
 ) -> None:
     """The same server, but each connection counts as having lasted long enough: every
     reconnect waits the initial delay instead of a growing one."""
-    import pxrules.source
+    import pxrules.source.client
 
-    monkeypatch.setattr(pxrules.source, "STABLE_AFTER", 0.0)
+    monkeypatch.setattr(pxrules.source.client, "STABLE_AFTER", 0.0)
     assert await reconnect_delays(sim, monkeypatch) == [1.0, 1.0, 1.0, 1.0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from reactivex.internal.exceptions import DisposedException
 
-from pxrules.subjects import IsolatingSubject
+from pxrules.source.subjects import IsolatingSubject
 
 
 def test_a_raising_observer_does_not_stop_the_others() -> None:

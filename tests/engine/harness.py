@@ -8,8 +8,8 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from pxrules.alerts import Alert
+from pxrules.engine.machine import RuleSet
 from pxrules.events import Event, parse_number
-from pxrules.rules import RuleSet
 
 Step = tuple[float, str, str | None]  # (seconds, key, value); value None means removeData
 Got = tuple[float, str, str, str | None]  # (seconds, state, key, value)

@@ -10,8 +10,8 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from pxrules.alerts import Alert, fingerprint
+from pxrules.engine.machine import Engine, RuleSet
 from pxrules.events import Event
-from pxrules.rules import Engine, RuleSet
 
 from .harness import event_at, rule, run, run_alerts
 
@@ -155,7 +155,7 @@ def test_stale_and_for_together() -> None:
 def test_default_template_fast_path_matches_jinja(
     description: str | None, value: str | None
 ) -> None:
-    from pxrules.templates import DEFAULT_MESSAGE, DEFAULT_TITLE, SAMPLE, Template
+    from pxrules.rules.templates import DEFAULT_MESSAGE, DEFAULT_TITLE, SAMPLE, Template
 
     context = {**SAMPLE, "description": description, "value": value}
     for source in (DEFAULT_TITLE, DEFAULT_MESSAGE):

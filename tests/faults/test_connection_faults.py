@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from pxrules.events import Event
-from pxrules.simulator import Simulator
-from pxrules.source import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.source.client import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY, FAST
 from ..daemon_proc import DaemonProc

@@ -12,10 +12,10 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from pxrules.backoff import Backoff
-from pxrules.dispatch import Dispatcher
-from pxrules.notifiers.webhook import WebhookTarget
-from pxrules.spec import WebhookSpec
-from pxrules.store import Store
+from pxrules.daemon.delivery import Dispatcher
+from pxrules.daemon.notifiers.webhook import WebhookTarget
+from pxrules.daemon.store import Store
+from pxrules.rules.schema import WebhookSpec
 
 from ..receiver import Receiver, Reply
 from ..test_dispatch import NO_JITTER, Sleeps, item

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pxrules.daemon import Daemon, RunOptions
-from pxrules.simulator import Simulator
+from pxrules.daemon.service import Daemon, RunOptions
+from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY
 from ..daemon_proc import DaemonProc

@@ -20,8 +20,8 @@ from pxrules.events import (
     parse_remove_data,
     parse_set_data,
 )
-from pxrules.rulefmt import RulesError, load_config
-from pxrules.simulator import Simulator
+from pxrules.rules.load import RulesError, load_config
+from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY
 from ..daemon_proc import DaemonProc

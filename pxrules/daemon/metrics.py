@@ -12,7 +12,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 if TYPE_CHECKING:
-    from .daemon import Daemon
+    from .service import Daemon
 
 
 class DaemonCollector(Collector):

@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from ..errors import PxRulesError
 from .conditions import stale_durations
 from .envvars import interpolate
-from .errors import PxRulesError
-from .spec import (
+from .schema import (
     BOOL_FIELDS,
     EVENT_CONDITIONS,
     Condition,
@@ -46,7 +46,7 @@ from .templates import (
     Template,
     TemplateError,
 )
-from .yamlsafe import Mark, Path, YamlDocument, YamlFatal, load_yaml
+from .yamldoc import Mark, Path, YamlDocument, YamlFatal, load_yaml
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 BUILTIN_NOTIFIERS = ("log",)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .spec import NotifierSpec, SourceSpec
+from ..rules.schema import NotifierSpec, SourceSpec
 
 _MIN_SECRET = 4
 _MIN_TOKEN = 8

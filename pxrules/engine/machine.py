@@ -30,11 +30,11 @@ from reactivex import abc as rx_abc
 from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.scheduler import TimeoutScheduler
 
-from .alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
-from .conditions import Predicate, Reading, compile_condition, stale_durations
-from .events import Event, format_time, parse_number, parse_time
-from .rulefmt import Config, RuleDef, RulesError, load_config, load_text
-from .templates import (
+from ..alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
+from ..events import Event, format_time, parse_number, parse_time
+from ..rules.conditions import Predicate, Reading, compile_condition, stale_durations
+from ..rules.load import Config, RuleDef, RulesError, load_config, load_text
+from ..rules.templates import (
     DEFAULT_MESSAGE,
     DEFAULT_TITLE,
     TemplateError,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from .events import parse_number
-from .spec import Condition
+from ..events import parse_number
+from .schema import Condition
 
 Truth = bool | None
 

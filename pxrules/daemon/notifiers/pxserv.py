@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from ..spec import PxServWriteSpec
-from ..templates import Template, TemplateError
+from ...rules.schema import PxServWriteSpec
+from ...rules.templates import Template, TemplateError
 from .base import Outcome, Result, classify_http
 
 

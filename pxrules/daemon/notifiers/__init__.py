@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from ..spec import NotifierSpec, SourceSpec
+from ...rules.schema import NotifierSpec, SourceSpec
 from .apprise import AppriseTarget
 from .base import Outcome, Result, Target, classify_http
 from .log import LogTarget

@@ -30,10 +30,10 @@ import reactivex
 import socketio
 from reactivex.subject import BehaviorSubject
 
-from .backoff import Backoff
-from .errors import KeyRefusedError
-from .events import Event, MalformedEvent, parse_remove_data, parse_set_data
-from .fastjson import PacketJson
+from ..backoff import Backoff
+from ..errors import KeyRefusedError
+from ..events import Event, MalformedEvent, parse_remove_data, parse_set_data
+from ..fastjson import PacketJson
 from .subjects import IsolatingSubject
 
 log = logging.getLogger("pxrules.source")

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from .events import Event, format_time
-from .lifecycle import stop_on_signals, wait_for_stop
-from .simulator import Simulator, demo_script, run_generator
-from .source import ConnectionStatus, PxServSource
+from ..daemon.signals import stop_on_signals, wait_for_stop
+from ..events import Event, format_time
+from ..source.client import ConnectionStatus, PxServSource
+from ..testing.simulator import Simulator, demo_script, run_generator
 
 
 def event_line(event: Event) -> str:

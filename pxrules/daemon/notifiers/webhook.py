@@ -8,9 +8,9 @@ from typing import Any
 
 import aiohttp
 
-from .. import __version__
-from ..spec import WebhookSpec
-from ..webhooks import sign
+from ... import __version__
+from ...rules.schema import WebhookSpec
+from ...webhooks import sign
 from .base import Outcome, Result, classify_http
 
 

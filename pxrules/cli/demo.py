@@ -10,9 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import IO
 
-from .daemon import Daemon, RunOptions
-from .events import Event
-from .simulator import Simulator, demo_script, run_generator
+from ..daemon.service import Daemon, RunOptions
+from ..events import Event
+from ..testing.simulator import Simulator, demo_script, run_generator
 
 DEMO_KEY = "demo-key"
 

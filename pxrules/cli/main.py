@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import KeyRefusedError
+from .. import __version__
+from ..errors import KeyRefusedError
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -66,9 +66,9 @@ def tail(
     log_level: str,
 ) -> None:  # fmt: skip
     """Print live events as JSON lines."""
+    from ..rules.load import load_file
+    from ..source.client import DEFAULT_URL, PxServSource
     from .commands import tail as run_tail
-    from .rulefmt import load_file
-    from .source import DEFAULT_URL, PxServSource
 
     _setup_logging(log_level)
     file_url = file_key = None
@@ -128,8 +128,8 @@ def run(
     log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
-    from .daemon import Daemon, RunOptions, parse_listen
-    from .logsetup import configure
+    from ..daemon.redaction import configure
+    from ..daemon.service import Daemon, RunOptions, parse_listen
 
     if http is not None:
         try:
@@ -147,7 +147,7 @@ def run(
 @click.option("--strict", is_flag=True, help="Warnings (and unset ${VAR}s) fail the check.")
 def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     """Validate rules files offline; every problem at FILE:LINE:COL."""
-    from .checking import run_check
+    from .check import run_check
 
     sys.exit(run_check(files, fmt, strict, sys.stdout))
 
@@ -159,7 +159,7 @@ def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
 @click.option("--send", is_flag=True, help="Deliver the alerts through the notifiers.")
 def replay(rules_file: Path, events_file: Path, fmt: str, send: bool) -> None:
     """Back-test rules on recorded events in virtual time; print alert transitions."""
-    from .replaying import run_replay
+    from .replay import run_replay
 
     sys.exit(run_replay(rules_file, events_file, fmt, send, sys.stdout, sys.stderr))
 
@@ -169,7 +169,7 @@ def schema() -> None:
     """Print the JSON Schema of the rules file (for yaml-language-server)."""
     import json
 
-    from .spec import json_schema
+    from ..rules.schema import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
 

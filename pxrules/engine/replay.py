@@ -25,10 +25,10 @@ from reactivex.internal.exceptions import ArgumentOutOfRangeException
 from reactivex.scheduler import HistoricalScheduler
 from reactivex.scheduler.scheduleditem import ScheduledItem
 
-from .alerts import Alert
-from .events import Event, MalformedEvent, parse_record
-from .fastjson import decode_record
-from .rules import Engine, RuleSet
+from ..alerts import Alert
+from ..events import Event, MalformedEvent, parse_record
+from ..fastjson import decode_record
+from .machine import Engine, RuleSet
 
 log = logging.getLogger("pxrules.replay")
 

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 from typing import IO
 
-from .alerts import Alert
-from .replay import RecordError, Replayer, read_records
-from .rulefmt import Config, load_file
-from .rules import RuleSet
-from .store import OutboxItem
+from ..alerts import Alert
+from ..daemon.store import OutboxItem
+from ..engine.machine import RuleSet
+from ..engine.replay import RecordError, Replayer, read_records
+from ..rules.load import Config, load_file
 
 EXIT_OK, EXIT_INVALID = 0, 1
 
@@ -67,8 +67,8 @@ async def deliver(config: Config, alerts: list[Alert], grace: float = 60.0) -> i
     """Send replayed alerts through the rules' notifiers; return how many were not delivered."""
     import aiohttp
 
-    from .dispatch import Dispatcher
-    from .notifiers import build_targets
+    from ..daemon.delivery import Dispatcher
+    from ..daemon.notifiers import build_targets
 
     notify = {rule.name: rule.notify for rule in config.rules}
     async with aiohttp.ClientSession() as session:

@@ -16,7 +16,7 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from .backoff import Backoff
+from ..backoff import Backoff
 from .notifiers.base import Outcome, Result, Target
 from .store import OutboxItem, Store, StoreError
 

@@ -25,7 +25,7 @@ from typing import Any, Self
 import socketio
 from aiohttp import web
 
-from .events import format_time
+from ..events import format_time
 
 log = logging.getLogger("pxrules.simulator")
 

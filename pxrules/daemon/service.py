@@ -22,19 +22,19 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from . import __version__
-from .alerts import Alert
-from .dispatch import Dispatcher
-from .errors import KeyRefusedError
-from .events import Event
-from .lifecycle import signal_handlers
-from .logsetup import RedactingFormatter, secrets_of
+from .. import __version__
+from ..alerts import Alert
+from ..engine.machine import Engine, RuleSet
+from ..errors import KeyRefusedError
+from ..events import Event
+from ..rules.load import Config, load_file
+from ..source.client import ConnectionState, PxServSource
+from .delivery import Dispatcher
 from .metrics import registry_for
 from .notifiers import build_targets
 from .notifiers.log import LogTarget
-from .rulefmt import Config, load_file
-from .rules import Engine, RuleSet
-from .source import ConnectionState, PxServSource
+from .redaction import RedactingFormatter, secrets_of
+from .signals import signal_handlers
 from .store import BACKGROUND, OutboxItem, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
