@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save
 from gen_rules import generate
 
-from pxrules.rules.load import load_file
+from pxrules.rules import load_file
 
 
 def best(fn, rounds: int = 3) -> float:  # type: ignore[no-untyped-def]

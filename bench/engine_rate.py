@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reactivex.scheduler import HistoricalScheduler
 
-from pxrules.engine.machine import Engine, RuleSet
+from pxrules.engine import Engine, RuleSet
 from pxrules.events import Event, parse_number
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

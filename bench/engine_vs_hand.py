@@ -15,7 +15,7 @@ from reactivex.scheduler import HistoricalScheduler
 from reactivex.subject import Subject
 
 from pxrules.alerts import Alert
-from pxrules.engine.machine import RuleSet
+from pxrules.engine import RuleSet
 from pxrules.events import Event, parse_number
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -19,8 +19,8 @@ from pathlib import Path
 import socketio
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
-from pxrules.engine.machine import RuleSet
-from pxrules.source.client import PxServSource
+from pxrules.engine import RuleSet
+from pxrules.source import PxServSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BENCH, free_port, save

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reactivex.scheduler import HistoricalScheduler
 
-from pxrules.engine.machine import Engine, RuleSet
+from pxrules.engine import Engine, RuleSet
 from pxrules.events import Event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

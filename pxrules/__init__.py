@@ -17,19 +17,19 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Alert": "alerts",
     "Backoff": "backoff",
-    "Config": "rules.load",
-    "ConnectionState": "source.client",
-    "ConnectionStatus": "source.client",
+    "Config": "rules",
+    "ConnectionState": "source",
+    "ConnectionStatus": "source",
     "Event": "events",
     "KeyRefusedError": "errors",
     "MalformedEvent": "events",
     "PxRulesError": "errors",
-    "PxServSource": "source.client",
-    "RuleSet": "engine.machine",
-    "RulesError": "rules.load",
-    "Simulator": "testing.simulator",
-    "load_config": "rules.load",
-    "load_rules": "engine.machine",
+    "PxServSource": "source",
+    "RuleSet": "engine",
+    "RulesError": "rules",
+    "Simulator": "testing",
+    "load_config": "rules",
+    "load_rules": "engine",
     "parse_number": "events",
 }
 
@@ -56,12 +56,12 @@ __all__ = [
 if TYPE_CHECKING:
     from .alerts import Alert
     from .backoff import Backoff
-    from .engine.machine import RuleSet, load_rules
+    from .engine import RuleSet, load_rules
     from .errors import KeyRefusedError, PxRulesError
     from .events import Event, MalformedEvent, parse_number
-    from .rules.load import Config, RulesError, load_config
-    from .source.client import ConnectionState, ConnectionStatus, PxServSource
-    from .testing.simulator import Simulator
+    from .rules import Config, RulesError, load_config
+    from .source import ConnectionState, ConnectionStatus, PxServSource
+    from .testing import Simulator
 
 
 def __getattr__(name: str) -> Any:

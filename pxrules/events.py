@@ -20,6 +20,8 @@ EventKind = Literal["set", "remove"]
 Origin = Literal["live", "snapshot", "replay"]
 
 #: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
+#: PxServ's own address: the default of a rules file's ``source.url`` and of the client.
+DEFAULT_URL = "https://api.pxserv.net"
 MAX_PAYLOAD_BYTES = 64 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MISSING = object()

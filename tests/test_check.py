@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from pxrules.cli.main import cli
-from pxrules.rules.load import load_file, load_text
+from pxrules.rules import load_file, load_text
 from pxrules.rules.schema import json_schema
 
 ROOT = Path(__file__).resolve().parent.parent

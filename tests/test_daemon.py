@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pxrules.events import Event
-from pxrules.source.client import PxServSource
+from pxrules.source import PxServSource
 from pxrules.testing.simulator import Simulator
 from pxrules.webhooks import verify
 

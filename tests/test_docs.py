@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pxrules.rules.load import load_text
+from pxrules.rules import load_text
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)

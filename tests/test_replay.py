@@ -17,9 +17,9 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 from pxrules.alerts import Alert
 from pxrules.cli.main import cli
 from pxrules.cli.replay import run_replay
-from pxrules.engine.machine import RuleSet
+from pxrules.engine import RuleSet
 from pxrules.events import Event
-from pxrules.source.client import PxServSource
+from pxrules.source import PxServSource
 from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY, FAST
@@ -280,7 +280,7 @@ def test_the_source_client_decodes_with_orjson_without_changing_socketio() -> No
     import socketio.packet
 
     from pxrules.fastjson import PacketJson
-    from pxrules.source.client import PxServSource
+    from pxrules.source import PxServSource
 
     source = PxServSource(api_key="k", url="http://127.0.0.1:9", snapshot=False)
     client = source._new_link().client

@@ -6,9 +6,9 @@ import unicodedata
 
 import pytest
 
+from pxrules.rules import RulesError, load_config, load_text
 from pxrules.rules.durations import DurationError, format_duration, parse_duration
 from pxrules.rules.envvars import interpolate
-from pxrules.rules.load import RulesError, load_config, load_text
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from pxrules.events import Event
-from pxrules.source.client import PxServSource
+from pxrules.source import PxServSource
 from pxrules.testing.simulator import Simulator, demo_script
 
 from .conftest import API_KEY, FAST

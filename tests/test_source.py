@@ -12,7 +12,7 @@ import pytest
 from pxrules.backoff import Backoff
 from pxrules.errors import KeyRefusedError
 from pxrules.events import Event
-from pxrules.source.client import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.source import ConnectionState, ConnectionStatus, PxServSource
 from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY, FAST
@@ -240,11 +240,15 @@ async def test_api_key_never_logged(sim: Simulator, caplog: pytest.LogCaptureFix
     assert "secret-bad-key-999" not in caplog.text
 
 
-async def reconnect_delays(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+async def reconnect_delays(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch, stable_after: float | None = None
+) -> list[float]:
     """The first 4 reconnect delays against a server that throws us out each time we get in
     (jitter pinned, so the delays are exact)."""
     policy = Backoff(initial=1, maximum=60, jitter=0.5, rng=lambda: 0.5)
-    source = PxServSource(api_key=API_KEY, url=sim.url, snapshot=False, backoff=policy)
+    source = PxServSource(
+        api_key=API_KEY, url=sim.url, snapshot=False, backoff=policy, stable_after=stable_after
+    )
     delays: list[float] = []
 
     async def record(delay: float) -> None:
@@ -271,7 +275,4 @@ async def test_a_connection_that_lasted_resets_the_backoff(
 ) -> None:
     """The same server, but each connection counts as having lasted long enough: every
     reconnect waits the initial delay instead of a growing one."""
-    import pxrules.source.client
-
-    monkeypatch.setattr(pxrules.source.client, "STABLE_AFTER", 0.0)
-    assert await reconnect_delays(sim, monkeypatch) == [1.0, 1.0, 1.0, 1.0]
+    assert await reconnect_delays(sim, monkeypatch, stable_after=0.0) == [1.0, 1.0, 1.0, 1.0]

@@ -1,18 +1,29 @@
-"""``pxrules check``: validate files and print problems as text or JSON."""
+"""``pxrules check``: validate files offline and print every problem as text or JSON."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ..rules.load import LoadResult, load_file
+import click
 
-EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+from ..errors import ExitCode
+from ..rules import LoadResult, load_file
 
 
-def run_check(files: Sequence[Path], fmt: str, strict: bool, out: IO[str]) -> int:
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--strict", is_flag=True, help="Warnings (and unset ${VAR}s) fail the check.")
+def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Validate rules files offline; every problem at FILE:LINE:COL."""
+    sys.exit(run_check(files, fmt, strict, sys.stdout))
+
+
+def run_check(files: Sequence[Path], fmt: str, strict: bool, out: IO[str]) -> ExitCode:
     """Check every file; return the exit code (0 valid, 1 invalid, 2 unreadable)."""
     results = [load_file(path, strict_env=strict) for path in files]
     if fmt == "json":
@@ -23,9 +34,9 @@ def run_check(files: Sequence[Path], fmt: str, strict: bool, out: IO[str]) -> in
                 out.write(f"{problem}\n")
             out.write(result.summary() + "\n")
     if any(r.unreadable for r in results):
-        return EXIT_UNREADABLE
+        return ExitCode.USAGE
     failed = any(not r.ok or (strict and r.warnings) for r in results)
-    return EXIT_INVALID if failed else EXIT_OK
+    return ExitCode.INVALID if failed else ExitCode.OK
 
 
 def as_json(results: Sequence[LoadResult]) -> dict[str, object]:

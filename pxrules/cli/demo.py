@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import IO
 
-from ..daemon.service import Daemon, RunOptions
+import click
+
 from ..events import Event
-from ..testing.simulator import Simulator, demo_script, run_generator
+from .logs import setup_logging
 
 DEMO_KEY = "demo-key"
 
 
-def _print_event(out: IO[str]) -> object:
+@click.command()
+@click.option("--duration", type=float, default=None, help="Stop after S seconds.")
+def demo(duration: float | None) -> None:
+    """Run the built-in simulator with demo rules: live readings and alerts."""
+    setup_logging("warning", alerts_to=sys.stdout)
+    sys.exit(asyncio.run(run_demo(duration, sys.stdout)))
+
+
+def _print_event(out: IO[str]) -> Callable[[Event], None]:
     def show(event: Event) -> None:
         clock = event.at.strftime("%H:%M:%S")
         value = "(removed)" if event.kind == "remove" else event.value
@@ -27,23 +36,12 @@ def _print_event(out: IO[str]) -> object:
     return show
 
 
-def _setup_logging(out: IO[str]) -> None:
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    quiet = logging.StreamHandler(sys.stderr)
-    quiet.setLevel(logging.WARNING)
-    root.addHandler(quiet)
-    root.setLevel(logging.INFO)
-    alerts = logging.StreamHandler(out)
-    alerts.setFormatter(logging.Formatter("%(asctime)s >>> ALERT %(message)s", "%H:%M:%S"))
-    alert_log = logging.getLogger("pxrules.alerts")
-    alert_log.addHandler(alerts)
-    alert_log.propagate = False
+async def run_demo(duration: float | None, out: IO[str]) -> int:
+    """The simulator with the demo readings and a daemon on the bundled rules, until stopped
+    (or ``duration`` seconds)."""
+    from ..daemon.service import Daemon, RunOptions
+    from ..testing.simulator import Simulator, demo_script, run_generator
 
-
-async def demo(duration: float | None, out: IO[str]) -> int:
-    _setup_logging(out)
     rules = resources.files("pxrules").joinpath("data/demo.yaml")
     with tempfile.TemporaryDirectory(prefix="pxrules-demo-") as tmp:
         rules_path = Path(tmp) / "demo.yaml"
@@ -61,7 +59,7 @@ async def demo(duration: float | None, out: IO[str]) -> int:
                     grace=2.0,
                     env={"DEMO_URL": sim.url, "DEMO_KEY": DEMO_KEY},
                 ),
-                on_event=_print_event(out),  # type: ignore[arg-type]
+                on_event=_print_event(out),
             )
             sim.spawn(run_generator(demo_script(sim)))
             if duration is not None:

@@ -13,12 +13,16 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..backoff import Backoff
 from .notifiers.base import Outcome, Result, Target
 from .store import OutboxItem, Store, StoreError
+
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
 log = logging.getLogger("pxrules.dispatch")
 
@@ -26,7 +30,7 @@ DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=300.0, factor=2.0, jitter=0.2)
 
 
 @dataclass(frozen=True)
-class Step:
+class Decision:
     """What to do after an attempt: ``status`` is pending (retry at ``next_attempt``),
     delivered, or failed."""
 
@@ -43,25 +47,28 @@ def next_step(
     now: float,
     retry_for: float,
     backoff: Backoff,
-) -> Step:
+) -> Decision:
     """Decide after attempt number ``attempts`` (1-based) of an item created at ``created``."""
     if result.outcome is Outcome.DELIVERED:
-        return Step("delivered", now, "delivered")
+        return Decision("delivered", now, "delivered")
     if result.outcome is Outcome.PERMANENT:
-        return Step("failed", now, "permanent failure")
+        return Decision("failed", now, "permanent failure")
     delay = result.retry_after if result.retry_after is not None else backoff.delay(attempts - 1)
     deadline = created + retry_for
     if now + delay > deadline:
         if now >= deadline:
-            return Step("failed", now, f"gave up after {attempts} attempts")
+            return Decision("failed", now, f"gave up after {attempts} attempts")
         delay = deadline - now  # one last try right at the deadline
-    return Step("pending", now + delay, f"retry in {delay:.1f}s")
+    return Decision("pending", now + delay, f"retry in {delay:.1f}s")
 
 
 @dataclass
 class DispatchStats:
-    notifications: Counter[tuple[str, str]]  # (notifier, outcome) → count
-    retries: Counter[str]
+    """Delivery's counters; :meth:`Dispatcher.metrics` exports them with the outbox depth."""
+
+    notifications: Counter[tuple[str, str]] = field(default_factory=Counter)  # (notifier, outcome)
+    retries: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0  # items for a target no longer configured
 
 
 class TargetWorker:
@@ -173,7 +180,7 @@ class Dispatcher:
         self.backoff = backoff
         self.clock = clock
         self.sleep = sleep
-        self.stats = DispatchStats(Counter(), Counter())
+        self.stats = DispatchStats()
         self.workers: dict[str, TargetWorker] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
@@ -198,14 +205,21 @@ class Dispatcher:
                 item.id,
                 item.target,
             )
+            self.stats.dropped += 1
             dropped = Result(Outcome.PERMANENT, "target no longer configured")
-            step = Step("failed", self.clock(), "target no longer configured")
+            step = Decision("failed", self.clock(), "target no longer configured")
             self.record_soon(item, item.target, dropped, step, item.attempts, self.clock())
             return
         worker.put(item)
 
     def record_soon(
-        self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
+        self,
+        item: OutboxItem,
+        target: str,
+        result: Result,
+        step: Decision,
+        attempts: int,
+        now: float,
     ) -> None:
         if self.store is None:
             return
@@ -214,7 +228,13 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
 
     async def record(
-        self, item: OutboxItem, target: str, result: Result, step: Step, attempts: int, now: float
+        self,
+        item: OutboxItem,
+        target: str,
+        result: Result,
+        step: Decision,
+        attempts: int,
+        now: float,
     ) -> None:
         if self.store is None:
             return
@@ -236,6 +256,31 @@ class Dispatcher:
     @property
     def depth(self) -> int:
         return sum(worker.depth for worker in self.workers.values())
+
+    def metrics(self) -> Iterator[Metric]:
+        """Delivery attempts and retries by notifier, dropped items, and the outbox depth."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        notifications = CounterMetricFamily(
+            "pxrules_notifications",
+            "Delivery attempts, by notifier and outcome",
+            labels=["notifier", "outcome"],
+        )
+        for (notifier, outcome), count in self.stats.notifications.items():
+            notifications.add_metric([notifier, outcome], count)
+        yield notifications
+        retries = CounterMetricFamily("pxrules_retries", "Delivery retries", labels=["notifier"])
+        for notifier, count in self.stats.retries.items():
+            retries.add_metric([notifier], count)
+        yield retries
+        yield CounterMetricFamily(
+            "pxrules_dropped_notifications",
+            "Notifications dropped because their target is no longer configured",
+            self.stats.dropped,
+        )
+        yield GaugeMetricFamily(
+            "pxrules_outbox_depth", "Notifications not yet delivered", self.depth
+        )
 
     async def drain(self, grace: float) -> None:
         """Let queued deliveries finish for up to ``grace`` seconds, then stop the workers.

@@ -1,4 +1,4 @@
-"""Logging for the daemon: text or JSON lines, and secrets redacted from every record.
+"""Log formatting for the daemon: text or JSON lines, and secrets redacted from every record.
 
 Redaction is the last line of defence: no code logs a secret on purpose, but a dependency's
 exception text might carry one. Every known secret (API key, webhook secrets and header
@@ -11,7 +11,6 @@ import ipaddress
 import json
 import logging
 import re
-import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -109,20 +108,3 @@ class RedactingFormatter(logging.Formatter):
             if secret in text:
                 text = text.replace(secret, "***")
         return text
-
-
-def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> RedactingFormatter:
-    """Install one stderr handler on the root logger; return its formatter (to add secrets)."""
-    formatter = RedactingFormatter(fmt == "json", secrets)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    numeric = getattr(logging, level.upper(), logging.INFO)
-    root.setLevel(numeric)
-    for noisy in ("socketio", "engineio", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
-    logging.getLogger("apprise").setLevel(max(numeric, logging.WARNING))
-    return formatter

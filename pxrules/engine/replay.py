@@ -28,7 +28,8 @@ from reactivex.scheduler.scheduleditem import ScheduledItem
 from ..alerts import Alert
 from ..events import Event, MalformedEvent, parse_record
 from ..fastjson import decode_record
-from .machine import Engine, RuleSet
+from .engine import Engine
+from .ruleset import RuleSet
 
 log = logging.getLogger("pxrules.replay")
 

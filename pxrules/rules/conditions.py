@@ -5,7 +5,7 @@ any test but ``removed``/``stale`` on a removed key). Combinators follow Kleene 
 False if any part is False, else unknown if any part is unknown; ``any`` mirrors it; ``not`` keeps
 unknown unknown.
 
->>> from pxrules.spec import Condition
+>>> from pxrules.rules.schema import Condition
 >>> hot = compile_condition(Condition(above=70))
 >>> hot(Reading("71", 71.0)), hot(Reading("ERR", None))
 (True, None)

@@ -2,7 +2,7 @@
 
 Field descriptions here are what editors show (``pxrules schema``) and what docs/rules.md explains.
 Cross-field checks that need the whole file (notifier names, templates, Apprise URLs) live in
-:mod:`pxrules.rulefmt`.
+:mod:`pxrules.rules.validate`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..events import DEFAULT_URL
 from .durations import EXAMPLES, parse_duration
-
-DEFAULT_URL = "https://api.pxserv.net"
 
 #: Keys whose values may be YAML 1.1 booleans (``snapshot: yes``): they are real booleans.
 BOOL_FIELDS = frozenset({"snapshot", "resolve", "changed", "removed"})
@@ -289,7 +288,7 @@ class RuleSpec(RuleOptions):
 
     @property
     def is_event_rule(self) -> bool:
-        return any(self.when.uses(name) for name in EVENT_CONDITIONS)
+        return is_event_condition(self.when)
 
 
 class RulesFile(Strict):
@@ -313,6 +312,11 @@ class RulesFile(Strict):
         default_factory=lambda: DefaultsSpec(), description="Defaults for every rule."
     )
     rules: list[RuleSpec] = Field(description="The rules.")
+
+
+def is_event_condition(when: Condition) -> bool:
+    """Whether a rule with this ``when`` is an event rule (uses changed/changed_by)."""
+    return any(when.uses(name) for name in EVENT_CONDITIONS)
 
 
 def json_schema() -> dict[str, Any]:

@@ -15,25 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
+import dataclasses
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-import aiohttp
 import reactivex
 import socketio
 from reactivex.subject import BehaviorSubject
 
 from ..backoff import Backoff
 from ..errors import KeyRefusedError
-from ..events import Event, MalformedEvent, parse_remove_data, parse_set_data
+from ..events import DEFAULT_URL, Event, MalformedEvent, parse_remove_data, parse_set_data
 from ..fastjson import PacketJson
+from .policy import ReconnectPolicy
+from .rest import PxServRest
+from .status import ConnectionState, ConnectionStatus, RateLimitedWarning, SourceStats
 from .subjects import IsolatingSubject
 
 log = logging.getLogger("pxrules.source")
@@ -44,68 +45,6 @@ class _Packet(socketio.packet.Packet):  # type: ignore[misc]
     passing ``json=`` to the client would change the class every client and server shares."""
 
     json = PacketJson
-
-
-DEFAULT_URL = "https://api.pxserv.net"
-# Seconds a connection must last to reset the reconnect backoff: a server that accepts and drops
-# us at once is not hammered, while one that ends connections every 30 s (an idle timeout, the
-# soak test) gets a quick reconnect each time. (At 30 s the soak test's connections, ended every
-# 30 s, all counted as failures and the daemon spent minutes backing off.)
-STABLE_AFTER = 10.0
-
-
-class ConnectionState(enum.StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
-    REFUSED = "refused"
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionStatus:
-    """What the source is doing now; ``reason`` says why when it is not connected."""
-
-    state: ConnectionState
-    since: datetime
-    reason: str | None = None
-    failures: int = 0
-    reconnects: int = 0
-
-
-@dataclass
-class SourceStats:
-    """Counters the daemon exports as metrics."""
-
-    events: Counter[tuple[str, str]]  # (origin, kind) → count
-    malformed: Counter[str]
-    subscriber_errors: int = 0
-    snapshots: int = 0
-    snapshot_failures: int = 0
-    reconnects: int = 0
-    last_event_monotonic: float | None = None
-
-
-class RateLimitedWarning:
-    """Log a recurring warning at most once per ``interval`` seconds, with the count skipped."""
-
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
-        self._logger = logger
-        self._interval = interval
-        self._last = -float("inf")
-        self._suppressed = 0
-
-    def warn(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last < self._interval:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            message += " (%d similar warnings suppressed)"
-            args = (*args, self._suppressed)
-        self._logger.warning(message, *args)
-        self._last = now
-        self._suppressed = 0
 
 
 @dataclass
@@ -138,6 +77,7 @@ class PxServSource:
         snapshot: bool = True,
         backoff: Backoff | None = None,
         refused_backoff: float | None = None,
+        stable_after: float | None = None,
         clock: Callable[[], datetime] | None = None,
         transports: tuple[str, ...] = ("websocket",),
         connect_timeout: float = 10.0,
@@ -148,26 +88,27 @@ class PxServSource:
         self._api_key = api_key
         self.url = url.rstrip("/")
         self.snapshot = snapshot
-        self.backoff = backoff or Backoff(initial=1.0, maximum=60.0)
-        # A revoked key will not come back in seconds: retry it at the long end.
-        self.refused_backoff = refused_backoff or max(self.backoff.maximum, 300.0)
+        self.policy = ReconnectPolicy(
+            backoff or Backoff(initial=1.0, maximum=60.0), refused_backoff
+        )
+        if stable_after is not None:
+            self.policy = dataclasses.replace(self.policy, stable_after=stable_after)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._transports = list(transports)
         self._connect_timeout = connect_timeout
-        self._request_timeout = request_timeout
+        self.rest = PxServRest(api_key, self.url, timeout=request_timeout)
 
         self._events: IsolatingSubject[Event] = IsolatingSubject(self._subscriber_failed)
         self._status: BehaviorSubject[ConnectionStatus] = BehaviorSubject(
             ConnectionStatus(ConnectionState.CONNECTING, self._clock())
         )
-        self.stats = SourceStats(events=Counter(), malformed=Counter())
+        self.stats = SourceStats()
         self._malformed_warning = RateLimitedWarning(log)
         self._known: dict[str, str | None] = {}
         self._touched: set[str] | None = None  # keys set live while a snapshot is in flight
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._connected_once: asyncio.Future[None] | None = None
-        self._http: aiohttp.ClientSession | None = None
         self._client: socketio.AsyncClient | None = None
 
     # -- public surface -------------------------------------------------------------------
@@ -216,9 +157,7 @@ class PxServSource:
             with contextlib.suppress(KeyRefusedError, asyncio.CancelledError):
                 await self._task
         await self._disconnect_client()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self.rest.close()
         if self.current_status.state != ConnectionState.REFUSED:
             self._set_status(ConnectionState.CLOSED)
         self._events.on_completed()
@@ -237,10 +176,7 @@ class PxServSource:
 
     async def fetch_all(self) -> dict[str, Any]:
         """REST ``GET /database/getAll``: the current value of every key."""
-        data = await self._request("GET", "/database/getAll")
-        if not isinstance(data, dict):
-            raise ValueError("getAll returned no object")
-        return data
+        return await self.rest.get_all()
 
     # -- connection loop ------------------------------------------------------------------
 
@@ -262,9 +198,10 @@ class PxServSource:
             except Exception as exc:  # whatever the transport raised: one failed attempt
                 refused = "/" in client.failed_namespaces
                 await self._discard(client)
-                failures += 1
                 if refused:
                     reason = link.refusal or "connection refused by the server"
+                    retry = self.policy.after_refused(failures)
+                    failures = retry.failures
                     self._set_status(ConnectionState.REFUSED, reason, failures, reconnects)
                     if not ever_connected:
                         log.error("PxServ refused the connection: %s", reason)
@@ -275,17 +212,17 @@ class PxServSource:
                         "PxServ refuses the API key now (%s): was it revoked or rotated? "
                         "Fix source.api_key and restart; retrying every %.0fs meanwhile",
                         reason,
-                        self.refused_backoff,
+                        retry.delay,
                     )
-                    await self._sleep(self.refused_backoff)
                 else:
                     reason = _describe(exc)
-                    delay = self.backoff.delay(failures - 1)
+                    retry = self.policy.after_failed_connect(failures)
+                    failures = retry.failures
                     self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
                     log.warning(
-                        "cannot connect to %s: %s; retrying in %.1fs", self.url, reason, delay
+                        "cannot connect to %s: %s; retrying in %.1fs", self.url, reason, retry.delay
                     )
-                    await self._sleep(delay)
+                await self._sleep(retry.delay)
                 continue
 
             self._client = client
@@ -304,13 +241,13 @@ class PxServSource:
             await self._disconnect_client()
             if self._closing.is_set():
                 break
-            # A connection that did not last is a failure too: a server that accepts and drops
-            # us at once gets the growing backoff, not a reconnect every second.
-            failures = failures + 1 if time.monotonic() - connected_at < STABLE_AFTER else 0
-            delay = self.backoff.delay(failures)
+            retry = self.policy.after_connection(time.monotonic() - connected_at, failures)
+            failures = retry.failures
             self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
-            log.warning("disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, delay)
-            await self._sleep(delay)
+            log.warning(
+                "disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, retry.delay
+            )
+            await self._sleep(retry.delay)
 
     def _auth(self) -> dict[str, str]:
         # A callable, so a rotated key could be picked up on the next attempt.
@@ -387,6 +324,7 @@ class PxServSource:
         current = self._status.value
         if (current.state, current.reason) == (state, reason) and current.failures == failures:
             return
+        self.stats.connected = state is ConnectionState.CONNECTED
         self._status.on_next(ConnectionStatus(state, self._clock(), reason, failures, reconnects))
 
     # -- events ---------------------------------------------------------------------------
@@ -430,7 +368,7 @@ class PxServSource:
                 self.stats.snapshot_failures += 1
                 log.warning("snapshot (getAll) failed: %s", _describe(exc))
                 self._touched = None
-                await self._sleep(self.backoff.delay(attempt))
+                await self._sleep(self.policy.backoff.delay(attempt))
                 continue
             touched, self._touched = self._touched, None
             self._apply_snapshot(data, touched)
@@ -457,20 +395,3 @@ class PxServSource:
         for key, value in list(self._known.items()):
             if value is not None and key not in seen and key not in touched:
                 self._emit(Event(kind="remove", key=key, value=None, at=at, origin="snapshot"))
-
-    async def _request(self, method: str, path: str, body: Any = None) -> Any:
-        if self._http is None:
-            self._http = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._request_timeout)
-            )
-        async with self._http.request(
-            method, self.url + path, json=body, headers={"apikey": self._api_key}
-        ) as response:
-            try:
-                envelope = await response.json(content_type=None)
-            except ValueError as exc:
-                raise ValueError(f"{path}: HTTP {response.status}, body is not JSON") from exc
-            if response.status != 200 or not isinstance(envelope, dict):
-                message = envelope.get("message") if isinstance(envelope, dict) else None
-                raise ValueError(f"{path}: HTTP {response.status} {message or ''}".strip())
-            return envelope.get("data")

@@ -1,4 +1,4 @@
-"""A PxServ stand-in: the Socket.IO push surface and the REST database API of CONTRACT §1.
+"""A PxServ stand-in: the Socket.IO push surface and the REST database API (docs/reference.md).
 
 Used by ``pxrules simulate``, ``pxrules demo`` and the tests (on a real port)::
 
@@ -278,10 +278,11 @@ class Simulator:
 
 # -- the demo generator -------------------------------------------------------------------
 
-Step = Callable[[float], Awaitable[None]]
+#: One tick of generated readings, called with the seconds since the generator started.
+Tick = Callable[[float], Awaitable[None]]
 
 
-def demo_script(sim: Simulator, seed: int = 7) -> Step:
+def demo_script(sim: Simulator, seed: int = 7) -> Tick:
     """One tick of the demo readings at ``t`` seconds since start.
 
     - ``humidity``: a slow wave around 66 % that crosses 70 for ~10 s every 30 s, with noise;
@@ -306,7 +307,7 @@ def demo_script(sim: Simulator, seed: int = 7) -> Step:
     return step
 
 
-async def run_generator(step: Step, interval: float = 1.0, duration: float | None = None) -> None:
+async def run_generator(step: Tick, interval: float = 1.0, duration: float | None = None) -> None:
     """Call ``step(t)`` every ``interval`` seconds (``t`` from 0) until ``duration`` passes."""
     loop = asyncio.get_running_loop()
     start = loop.time()

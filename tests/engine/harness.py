@@ -8,7 +8,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from pxrules.alerts import Alert
-from pxrules.engine.machine import RuleSet
+from pxrules.engine import RuleSet
 from pxrules.events import Event, parse_number
 
 Step = tuple[float, str, str | None]  # (seconds, key, value); value None means removeData

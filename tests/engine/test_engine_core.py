@@ -10,7 +10,7 @@ from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from pxrules.alerts import Alert, fingerprint
-from pxrules.engine.machine import Engine, RuleSet
+from pxrules.engine import Engine, RuleSet
 from pxrules.events import Event
 
 from .harness import event_at, rule, run, run_alerts

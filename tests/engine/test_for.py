@@ -2,7 +2,7 @@
 
 from reactivex.testing import ReactiveTest, TestScheduler
 
-from pxrules.engine.machine import RuleSet
+from pxrules.engine import RuleSet
 
 from .harness import event_at, rule, run
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pxrules.alerts import Alert
-from pxrules.engine.machine import RuleSet
+from pxrules.engine import RuleSet
 from pxrules.engine.replay import Replayer
 from pxrules.events import Event, parse_number
 

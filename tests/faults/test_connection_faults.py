@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pxrules.events import Event
-from pxrules.source.client import ConnectionState, ConnectionStatus, PxServSource
+from pxrules.source import ConnectionState, ConnectionStatus, PxServSource
 from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY, FAST

@@ -20,7 +20,7 @@ from pxrules.events import (
     parse_remove_data,
     parse_set_data,
 )
-from pxrules.rules.load import RulesError, load_config
+from pxrules.rules import RulesError, load_config
 from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY

@@ -49,7 +49,7 @@ CASES: dict[str, Callable[[], bytes]] = {
 # VmHWM, not ru_maxrss: on Linux ru_maxrss survives execve and would report pytest's own peak.
 PROBE = """
 import json, sys, time
-from pxrules.rules.load import load_file
+from pxrules.rules import load_file
 start = time.perf_counter()
 result = load_file(sys.argv[1])
 elapsed = time.perf_counter() - start

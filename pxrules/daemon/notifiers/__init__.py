@@ -10,13 +10,14 @@ from collections.abc import Mapping
 import aiohttp
 
 from ...rules.schema import NotifierSpec, SourceSpec
+from ...source.rest import PxServRest
 from .apprise import AppriseTarget
-from .base import Outcome, Result, Target, classify_http
+from .base import HttpTarget, Outcome, Result, Target, classify_http
 from .log import LogTarget
 from .pxserv import PxServTarget
 from .webhook import WebhookTarget
 
-__all__ = ["Outcome", "Result", "Target", "build_targets", "classify_http"]
+__all__ = ["HttpTarget", "Outcome", "Result", "Target", "build_targets", "classify_http"]
 
 
 def build_targets(
@@ -36,7 +37,6 @@ def build_targets(
         elif spec.webhook is not None:
             targets[name] = [WebhookTarget(name, spec.webhook, session)]
         elif spec.pxserv is not None:
-            targets[name] = [
-                PxServTarget(name, spec.pxserv, source.url, source.api_key or "", session)
-            ]
+            rest = PxServRest(source.api_key or "", source.url, session=session)
+            targets[name] = [PxServTarget(name, spec.pxserv, rest)]
     return targets

@@ -1,4 +1,5 @@
-"""One Apprise URL as one target (PITFALLS: a shared Apprise object hides which URL failed)."""
+"""One Apprise URL as one target: a shared Apprise object would hide which URL failed, and a
+retry would re-send to the URLs that had succeeded."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import apprise
 
-from .base import Outcome, Result
+from ...rules.apprise_urls import apprise_for, scheme_of
+from .base import Outcome, Result, Target
 
 # A hung plugin must not hold its worker forever. Apprise's own socket timeouts (cto/rto URL
 # parameters, 4 s by default) normally end an attempt long before this.
@@ -20,17 +22,13 @@ _NOTIFY_TYPE = {
 }
 
 
-def scheme_of(url: str) -> str:
-    """What may be shown of an Apprise URL: its scheme only (the rest can hold tokens)."""
-    return url.split("://", 1)[0] + "://…" if "://" in url else "…"
-
-
-class AppriseTarget:
+class AppriseTarget(Target):
     def __init__(self, name: str, url: str) -> None:
         self.name = name
-        self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        target = apprise_for(url)
+        if target is None:
             raise ValueError(f"Apprise does not recognise the URL of {name} ({scheme_of(url)})")
+        self._apprise = target
 
     async def send(self, document: dict[str, Any]) -> Result:
         if document["state"] == "resolved":
@@ -52,6 +50,3 @@ class AppriseTarget:
             return Result(Outcome.RETRY, f"Apprise raised {type(exc).__name__}")
         # Apprise reports success or failure only; a failure may be transient, so retry.
         return Result(Outcome.DELIVERED, "sent") if ok else Result(Outcome.RETRY, "Apprise failed")
-
-    async def close(self) -> None:
-        return None

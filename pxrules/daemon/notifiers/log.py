@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .base import Outcome, Result
+from .base import Outcome, Result, Target
 
 log = logging.getLogger("pxrules.alerts")
 
 _LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 
 
-class LogTarget:
+class LogTarget(Target):
     name = "log"
 
     async def send(self, document: dict[str, Any]) -> Result:
@@ -33,6 +33,3 @@ class LogTarget:
             extra={"alert": document},
         )
         return Result(Outcome.DELIVERED, "logged")
-
-    async def close(self) -> None:
-        return None

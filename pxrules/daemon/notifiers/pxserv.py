@@ -1,33 +1,21 @@
-"""Write back to PxServ over REST: set (values are templates), toggle, remove."""
+"""Write back to PxServ over REST (the source's REST client): set (values are templates),
+toggle, remove."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
-
-import aiohttp
 
 from ...rules.schema import PxServWriteSpec
 from ...rules.templates import Template, TemplateError
-from .base import Outcome, Result, classify_http
+from ...source.rest import PxServRest, RestError
+from .base import Outcome, Result, Target, classify_http
 
 
-class PxServTarget:
-    def __init__(
-        self,
-        name: str,
-        spec: PxServWriteSpec,
-        url: str,
-        api_key: str,
-        session: aiohttp.ClientSession,
-        timeout: float = 10.0,
-    ) -> None:
+class PxServTarget(Target):
+    def __init__(self, name: str, spec: PxServWriteSpec, rest: PxServRest) -> None:
         self.name = name
         self._spec = spec
-        self._url = url.rstrip("/")
-        self._api_key = api_key
-        self._session = session
-        self._timeout = timeout
+        self._rest = rest
         self._templates = {key: Template(value) for key, value in spec.set.items()}
 
     def _writes(self, document: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
@@ -46,32 +34,15 @@ class PxServTarget:
             return Result(Outcome.PERMANENT, str(exc))
         done = []
         for action, body in writes:
-            result = await self._call(action, body)
-            if result.outcome is not Outcome.DELIVERED:
+            try:
+                await self._rest.call("POST", action, body)
+            except RestError as exc:
+                if exc.status is None:  # no answer: timeout, connection failure
+                    result = Result(Outcome.RETRY, str(exc))
+                else:
+                    result = classify_http(exc.status, exc.message, exc.retry_after)
                 return Result(
                     result.outcome, f"{action} {body['key']}: {result.detail}", result.retry_after
                 )
             done.append(f"{action} {body['key']}")
         return Result(Outcome.DELIVERED, ", ".join(done))
-
-    async def _call(self, action: str, body: dict[str, str]) -> Result:
-        try:
-            async with self._session.post(
-                f"{self._url}/database/{action}",
-                json=body,
-                headers={"apikey": self._api_key},
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-            ) as response:
-                try:
-                    envelope = await response.json(content_type=None)
-                    message = envelope.get("message", "") if isinstance(envelope, dict) else ""
-                except ValueError:
-                    message = ""
-                return classify_http(response.status, str(message)[:120])
-        except TimeoutError:
-            return Result(Outcome.RETRY, f"timed out after {self._timeout:g}s")
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            return Result(Outcome.RETRY, type(exc).__name__)
-
-    async def close(self) -> None:
-        return None

@@ -1,0 +1,49 @@
+"""``pxrules run``: the alerting daemon (:class:`pxrules.daemon.service.Daemon`)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from .logs import LEVELS, setup_logging
+
+
+@click.command()
+@click.argument("rules_file", type=click.Path(path_type=Path))
+@click.option(
+    "--state",
+    "state_path",
+    default="pxrules-state.db",
+    show_default=True,
+    help="SQLite file for durable state.",
+)
+@click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
+@click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(LEVELS, case_sensitive=False),
+)
+@click.option(
+    "--log-format", default="text", show_default=True, type=click.Choice(["text", "json"])
+)
+def run(
+    rules_file: Path, state_path: str, http: str | None, dry_run: bool, log_level: str,
+    log_format: str,
+) -> None:  # fmt: skip
+    """Run the alerting daemon."""
+    from ..daemon.http import parse_listen
+    from ..daemon.service import Daemon, RunOptions
+
+    if http is not None:
+        try:
+            parse_listen(http)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--http") from None
+    formatter = setup_logging(log_level, log_format)
+    options = RunOptions(rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run)
+    sys.exit(asyncio.run(Daemon(options, formatter=formatter).run()))

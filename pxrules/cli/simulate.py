@@ -1,0 +1,37 @@
+"""``pxrules simulate``: the PxServ simulator alone, for testing rules and apps."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import IO
+
+import click
+
+from .logs import setup_logging
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to bind (0: any).")
+@click.option("--api-key", default="demo-key", show_default=True, help="The project key to accept.")
+@click.option("--demo-data/--no-demo-data", default=False, help="Generate the demo readings.")
+def simulate(host: str, port: int, api_key: str, demo_data: bool) -> None:
+    """Run the PxServ simulator (Socket.IO + REST) for testing rules and apps."""
+    setup_logging("warning")
+    asyncio.run(serve(host, port, api_key, demo_data, sys.stdout))
+
+
+async def serve(host: str, port: int, api_key: str, generate: bool, out: IO[str]) -> None:
+    """Serve the simulator until SIGINT/SIGTERM; optionally with the demo readings."""
+    from ..daemon.signals import stop_on_signals, wait_for_stop
+    from ..testing.simulator import Simulator, demo_script, run_generator
+
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        async with Simulator(api_key=api_key, host=host, port=port) as sim:
+            print(f"PxServ simulator on {sim.url} (Socket.IO + REST); Ctrl-C stops it", file=out)
+            out.flush()
+            if generate:
+                sim.spawn(run_generator(demo_script(sim)))
+            await wait_for_stop(stop, None)

@@ -1,0 +1,102 @@
+"""From the engine's alerts to deliveries: routed to outbox items, written to the store together
+with the alerts' track states (one transaction), then handed to delivery.
+
+That order is the crash-safety rule of :mod:`pxrules.daemon.store`: after ``kill -9`` the engine
+resumes from a state that already counts the alert, and the outbox still holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..alerts import Alert
+from ..engine import Engine
+from .delivery import Dispatcher
+from .notifiers.log import LogTarget
+from .routing import route
+from .store import OutboxItem, Store, StoreError
+
+log = logging.getLogger("pxrules.daemon")
+
+
+class AlertOutbox:
+    """Takes alerts inside the engine's call and persists and delivers them once it returns.
+
+    The daemon sets :attr:`engine`, :attr:`dispatcher` and :attr:`notify` (and sets them again
+    on reload). In a dry run alerts are only logged.
+    """
+
+    def __init__(self, store: Store, *, dry_run: bool = False) -> None:
+        self.store = store
+        self.dry_run = dry_run
+        self.engine: Engine | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.notify: Mapping[str, Sequence[str]] = {}
+        self._log = LogTarget()
+        self._pending: list[Alert] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_alert(self, alert: Alert) -> None:
+        # Called inside the engine: only queue here; persist and hand over once it returns.
+        self._pending.append(alert)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Route what is queued; write it and deliver it in a task of its own."""
+        self._flush_scheduled = False
+        alerts, self._pending = self._pending, []
+        if not alerts or self.dispatcher is None:
+            return
+        if self.dry_run:  # log, deliver nothing
+            for alert in alerts:
+                self._spawn(self._dry_run(alert))
+            return
+        now = time.time()
+        items: list[OutboxItem] = []
+        tracks: dict[tuple[str, str], dict[str, Any]] = {}
+        for alert in alerts:
+            items += route(alert, self.notify, self.dispatcher.targets_of, now)
+            state = self.engine.track_state(alert.rule, alert.key) if self.engine else None
+            if state is not None:
+                tracks[(alert.rule, alert.key)] = state
+        if items:
+            self._spawn(self._persist_then_deliver(items, tracks, now))
+
+    async def settle(self) -> None:
+        """Wait until every alert flushed so far is written and handed to delivery."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dry_run(self, alert: Alert) -> None:
+        await self._log.send(alert.to_document())
+
+    async def _persist_then_deliver(
+        self,
+        items: list[OutboxItem],
+        tracks: dict[tuple[str, str], dict[str, Any]],
+        now: float,
+    ) -> None:
+        """Outbox rows and the alerts' states in one transaction, then the first attempts."""
+        try:
+            await self.store.run(
+                self.store.record_alerts,
+                [(i.id, i.target, i.notifier, i.document) for i in items],
+                [(rule, key, data) for (rule, key), data in tracks.items()],
+                now,
+            )
+        except StoreError as exc:
+            log.error("%s; delivering from memory (a restart would lose these)", exc)
+        assert self.dispatcher is not None
+        for item in items:
+            self.dispatcher.submit(item)

@@ -1,0 +1,273 @@
+"""The engine: events in, alerts out, for one :class:`~pxrules.engine.ruleset.RuleSet`.
+
+It keeps the latest value of every key, routes each event to the rules that watch its key
+(at once, or through a ``debounce`` hold or a ``stale`` clock) and hands each evaluation to the
+:class:`~pxrules.engine.machine.AlertMachine`. Time comes only from the scheduler
+(``scheduler.now`` and its timers), so the same code runs on ``AsyncIOScheduler`` live and on
+``HistoricalScheduler`` / ``TestScheduler`` in replay and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from reactivex import abc as rx_abc
+
+from ..alerts import Alert
+from ..events import Event
+from ..rules.conditions import Reading
+from . import state as codec
+from .machine import AlertMachine
+from .render import AlertRenderer
+from .timers import TimerHeap
+from .tracks import AlertTrack, EngineStats, KeyValue
+
+if TYPE_CHECKING:
+    from .ruleset import CompiledRule, RuleSet
+
+log = logging.getLogger("pxrules.rules")
+
+
+class Engine:
+    """Runs a :class:`RuleSet` over events; ``emit`` receives each :class:`Alert`.
+
+    ``state`` is a :meth:`snapshot` to resume from; ``id_salt`` makes alert ids unique to one
+    state file; ``track_changes`` keeps what :meth:`changes` hands to incremental checkpoints.
+    """
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        scheduler: rx_abc.SchedulerBase,
+        emit: Callable[[Alert], None],
+        *,
+        state: Mapping[str, Any] | None = None,
+        id_salt: str = "",
+        track_changes: bool = False,
+    ) -> None:
+        self.ruleset = ruleset
+        self._plans = ruleset.plans  # read directly on the hot path
+        self.id_salt = id_salt
+        self.scheduler = scheduler
+        self._lock = threading.RLock()
+        self.values: dict[str, KeyValue] = {}
+        self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
+        self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
+        self._changes = codec.ChangeSet(track_changes)
+        self._dirty_keys = self._changes.keys
+        self._scratch = Reading(None, None)  # reused: predicates run synchronously
+        self.stats = EngineStats()
+        self._disposed = False
+        self.timers = TimerHeap(scheduler, self._lock, self._by_index, self._on_timer)
+        self.machine = AlertMachine(
+            self._by_index,
+            self.values,
+            self.timers,
+            AlertRenderer(self.values, id_salt, self.stats),
+            self._changes,
+            self.stats,
+            emit,
+        )
+        self._evaluate = self.machine.evaluate
+        with self._lock:
+            now = scheduler.now
+            if state:
+                self._restore(state, now)
+            self._start_stale_clocks(now)
+
+    # -- input ----------------------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        # The hot path: every event of the stream comes through here (see bench/).
+        key = event.key
+        with self._lock:
+            if self._disposed:
+                return
+            now = self.scheduler.now
+            self.stats.events += 1
+            if self._changes.enabled:
+                self._dirty_keys.add(key)
+            entry = self.values.get(key)
+            if entry is None:
+                entry = self.values[key] = KeyValue(None, None)
+            elif entry.value is not None:
+                entry.previous, entry.previous_number = entry.value, entry.number
+            if event.kind == "set":
+                entry.value, entry.number, entry.removed = event.value, event.number, False
+                if event.icon is not None:
+                    entry.icon = event.icon
+                entry.last_set = now
+            else:
+                entry.value, entry.number, entry.removed = None, None, True
+            rules, plain = self._plans.get(key) or self.ruleset.plan(key)
+            self.stats.evaluations += plain
+            by_index = self._by_index
+            for rule in rules:
+                try:  # one rule's failure must not stop the others or kill the stream
+                    if rule.plain:
+                        self._evaluate(rule, key, by_index[rule.index].get(key), now, entry)
+                    else:
+                        self._on_key_event(rule, key, now)
+                except Exception:
+                    self.stats.errors += 1
+                    log.exception("rule %r failed on key %r", rule.name, key)
+
+    def dispose(self) -> None:
+        with self._lock:
+            self._disposed = True
+            self.timers.dispose()
+            for tracks in self.tracks.values():
+                for track in tracks.values():
+                    track.timers.clear()
+
+    def _on_key_event(self, rule: CompiledRule, key: str, now: datetime) -> None:
+        debounce = rule.definition.debounce
+        track = self._by_index[rule.index].get(key)
+        if track is None and (rule.stale or debounce):
+            track = self.machine.track(rule, key)
+        if track is not None:
+            if self._changes.enabled:
+                self._changes.tracks.add((rule.index, key))
+            if track.stale_origin is None:
+                track.stale_origin = now
+        if debounce:
+            assert track is not None
+            track.held_due = now + timedelta(seconds=debounce)
+            self.timers.ensure(rule.index, key, track, "debounce", track.held_due)
+        else:
+            self.stats.evaluations += 1
+            self._evaluate(rule, key, track, now, self._reading(key, track, now))
+        if rule.stale:  # any sighting starts or moves the clock; a pending timer re-checks itself
+            assert track is not None
+            self._schedule_stale(rule, key, track, now)
+
+    def _reading(self, key: str, track: AlertTrack | None, now: datetime) -> Reading:
+        r = self._scratch
+        entry = self.values.get(key)
+        origin = track.stale_origin if track is not None else None
+        if entry is None:
+            r.value = r.number = r.previous = r.previous_number = None
+            r.removed, r.last_set = False, origin
+        else:
+            r.value, r.number, r.removed = entry.value, entry.number, entry.removed
+            r.previous, r.previous_number = entry.previous, entry.previous_number
+            r.last_set = entry.last_set or origin
+        r.now = now
+        return r
+
+    # -- timers: debounce and stale here, the state machine's own in the machine ----------
+
+    def _on_timer(self, index: int, key: str, track: AlertTrack, name: str, due: datetime) -> None:
+        rule = self.ruleset.rules[index]
+        if self._changes.enabled:
+            self._changes.tracks.add((index, key))
+        try:  # one rule's failure must not stop the others or kill the stream
+            if name == "debounce":
+                if track.held_due is None:
+                    return
+                if track.held_due > due:  # a newer event moved the deadline: wait for it
+                    self.timers.schedule(index, key, track, name, track.held_due)
+                    return
+                track.held_due = None
+                self.stats.evaluations += 1
+                self._evaluate(rule, key, track, due, self._reading(key, track, due))
+            elif name == "stale":
+                earlier = due - timedelta(microseconds=1)
+                next_due = self._next_stale_deadline(rule, key, track, earlier)
+                if next_due is not None and next_due > due:
+                    self.timers.schedule(index, key, track, name, next_due)  # set meanwhile
+                    return
+                self.stats.evaluations += 1
+                self._evaluate(rule, key, track, due, self._reading(key, track, due))
+                self._schedule_stale(rule, key, track, due)
+            else:
+                self.machine.on_timer(rule, key, track, name, due)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("rule %r failed on key %r", rule.name, key)
+
+    def _next_stale_deadline(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
+    ) -> datetime | None:
+        entry = self.values.get(key)
+        base = entry.last_set if entry is not None and entry.last_set else track.stale_origin
+        if base is None:
+            return None
+        for seconds in rule.stale:
+            deadline = base + timedelta(seconds=seconds)
+            if deadline > now:
+                return deadline
+        return None
+
+    def _schedule_stale(
+        self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime
+    ) -> None:
+        deadline = self._next_stale_deadline(rule, key, track, now)
+        if deadline is not None:
+            self.timers.ensure(rule.index, key, track, "stale", deadline)
+
+    def _start_stale_clocks(self, now: datetime) -> None:
+        """``key:`` rules with ``stale`` start their clock now, even for keys never seen."""
+        for rule in self.ruleset.rules:
+            if rule.stale and rule.definition.key is not None:
+                track = self.machine.track(rule, rule.definition.key)
+                if track.stale_origin is None:
+                    track.stale_origin = now
+            if rule.stale:
+                for key, track in self.tracks[rule.name].items():
+                    self._schedule_stale(rule, key, track, now)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The engine's state as plain JSON-able data (:mod:`pxrules.engine.state`)."""
+        with self._lock:
+            values = {key: codec.encode_value(e) for key, e in self.values.items()}
+            tracks = {
+                name: {key: codec.encode_track(t) for key, t in by_key.items()}
+                for name, by_key in self.tracks.items()
+                if by_key
+            }
+            return codec.document(values, tracks, at=self.scheduler.now)
+
+    def changes(self, limit: int | None = None) -> dict[str, Any]:
+        """Like :meth:`snapshot`, but only the values and tracks touched since the last call.
+
+        With ``limit``, at most that many values and tracks are taken (values first); the rest
+        stay for the next call, so a large checkpoint can be written piece by piece.
+        """
+        with self._lock:
+            names = [rule.name for rule in self.ruleset.rules]
+            return self._changes.take(limit, self.values, self._by_index, names)
+
+    @property
+    def pending_changes(self) -> int:
+        """How many values and tracks :meth:`changes` has yet to hand out."""
+        return len(self._changes)
+
+    def track_state(self, rule: str, key: str) -> dict[str, Any] | None:
+        """One rule+key's state as in :meth:`snapshot` (what the daemon saves with each alert)."""
+        with self._lock:
+            track = self.tracks.get(rule, {}).get(key)
+            return codec.encode_track(track) if track is not None else None
+
+    def _restore(self, state: Mapping[str, Any], now: datetime) -> None:
+        """Resume from :meth:`snapshot`. Rules are matched by name; unknown ones are dropped."""
+        read = codec.read_state(state)
+        if read is None:
+            return
+        values, tracks = read
+        self.values.update(values)
+        by_name = {rule.name: rule for rule in self.ruleset.rules}
+        for rule_name, key, saved in tracks:
+            rule = by_name.get(rule_name)
+            if rule is None or not any(r is rule for r in self.ruleset.rules_for(key)):
+                continue  # the rule is gone, or no longer watches this key
+            self._by_index[rule.index][key] = saved
+            if self._changes.enabled:
+                self._changes.tracks.add((rule.index, key))
+            self.machine.resume(rule, key, saved, now)

@@ -1,0 +1,132 @@
+"""Turning a rule's transition into an :class:`~pxrules.alerts.Alert`: ids, title, message.
+
+The built-in title and message are plain Python (the same text Jinja would render, without its
+cost); a rule's own templates get the names of docs/rules.md, with times formatted only when a
+template reads them. A template that fails at run time still lets the alert go out, with a
+plain text that says what fired.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
+from ..events import format_time
+from ..rules.templates import TemplateError, default_message, default_title
+from .tracks import AlertTrack, EngineStats, KeyValue
+
+if TYPE_CHECKING:
+    from .ruleset import CompiledRule
+
+log = logging.getLogger("pxrules.rules")
+
+
+class ValuesView(Mapping[str, str]):
+    """``values`` in templates: the latest value of every key, read-only and without copying."""
+
+    def __init__(self, values: dict[str, KeyValue]) -> None:
+        self._values = values
+
+    def __getitem__(self, key: str) -> str:
+        entry = self._values[key]
+        if entry.value is None:
+            raise KeyError(key)
+        return entry.value
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, v in self._values.items() if v.value is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self._values.values() if v.value is not None)
+
+
+class AlertRenderer:
+    """Builds the alert of one notification of a rule and key."""
+
+    def __init__(self, values: dict[str, KeyValue], id_salt: str, stats: EngineStats) -> None:
+        self._values = values
+        self._values_view = ValuesView(values)
+        self.id_salt = id_salt
+        self._stats = stats
+
+    def alert(
+        self,
+        rule: CompiledRule,
+        key: str,
+        track: AlertTrack,
+        state: AlertState,
+        at: datetime,
+        since: datetime,
+    ) -> Alert:
+        """The next notification of ``track`` (its sequence number moves on by one)."""
+        d = rule.definition
+        entry = self._values.get(key)
+        if entry is not None:
+            value, number, previous = entry.value, entry.number, entry.previous
+        else:
+            value = number = previous = None
+        track.seq += 1
+        fp, id_base = track.fingerprint, track.id_base
+        if not id_base:
+            fp = track.fingerprint = fingerprint(d.name, key)
+            id_base = track.id_base = alert_id_base(fp, self.id_salt)
+        if rule.default_texts:  # the built-in title and message: no template machinery
+            title = default_title(d.name, state, key, value)
+            message = default_message(d.name, d.description or "", key, value, format_time(since))
+        else:
+            title, message = self._texts(rule, key, entry, state, since, at)
+        return new_alert(
+            f"{id_base}{track.seq:016x}",  # alerts.alert_id, without hashing per alert
+            fp,
+            d.name,
+            key,
+            state,
+            d.severity,
+            value,
+            number,
+            previous,
+            since,
+            at,
+            title,
+            message,
+        )
+
+    def _texts(
+        self,
+        rule: CompiledRule,
+        key: str,
+        entry: KeyValue | None,
+        state: AlertState,
+        since: datetime,
+        at: datetime,
+    ) -> tuple[str, str]:
+        d = rule.definition
+        renders = rule.renders  # times are formatted only for templates that show them
+        context = {
+            "rule": d.name,
+            "description": d.description or "",
+            "key": key,
+            "value": entry.value if entry else None,
+            "number": entry.number if entry else None,
+            "previous": entry.previous if entry else None,
+            "state": state,
+            "severity": d.severity,
+            "since": format_time(since) if "since" in renders else "",
+            "at": format_time(at) if "at" in renders else "",
+            "values": self._values_view,
+            "icon": entry.icon if entry else None,
+        }
+        return self._render(rule, "title", context), self._render(rule, "message", context)
+
+    def _render(self, rule: CompiledRule, which: str, context: dict[str, Any]) -> str:
+        d = rule.definition
+        template = d.title if which == "title" else d.message
+        try:
+            return template.render_map(context)
+        except TemplateError as exc:
+            self._stats.errors += 1
+            log.error("rule %r: %s template failed: %s", d.name, which, exc)
+            return f"{d.name} {context['state']}: {context['key']} = {context['value']}"

@@ -1,0 +1,113 @@
+"""A valid rules file as the engine and the daemon use it: rules with their defaults applied.
+
+>>> from pxrules.rules.schema import Condition, DefaultsSpec, RuleSpec
+>>> spec = RuleSpec(name="hot", key="t", when=Condition(above=30))
+>>> rule = compile_rule(spec, DefaultsSpec(cooldown=600))
+>>> rule.cooldown, rule.notify, rule.is_event_rule
+(600.0, ('log',), False)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import normalize_key
+from .conditions import stale_durations
+from .schema import (
+    Condition,
+    DefaultsSpec,
+    NotifierSpec,
+    RuleSpec,
+    Severity,
+    SourceSpec,
+    is_event_condition,
+)
+from .templates import DEFAULT_MESSAGE, DEFAULT_TITLE, Template
+
+#: Fields that do not apply to an event rule (every matching event notifies).
+LEVEL_ONLY = ("for_", "clear", "keep_firing_for", "resolve")
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    """One rule with defaults applied and templates compiled: what the engine runs."""
+
+    name: str
+    when: Condition
+    key: str | None = None
+    keys: tuple[str, ...] = ()
+    description: str | None = None
+    where: Mapping[str, Condition] = field(default_factory=dict)
+    debounce: float | None = None
+    for_: float | None = None
+    clear: Condition | None = None
+    keep_firing_for: float | None = None
+    cooldown: float | None = None
+    repeat: float | None = None
+    resolve: bool = False
+    severity: Severity = "warning"
+    notify: tuple[str, ...] = ("log",)
+    title: Template = field(default_factory=lambda: Template(DEFAULT_TITLE))
+    message: Template = field(default_factory=lambda: Template(DEFAULT_MESSAGE))
+
+    @property
+    def is_event_rule(self) -> bool:
+        return is_event_condition(self.when)
+
+    @property
+    def longest_duration(self) -> float:
+        """The longest time span this rule waits for (replay flushes timers this far)."""
+        spans = [self.debounce, self.for_, self.keep_firing_for, self.repeat, self.cooldown]
+        spans.extend(stale_durations(self.when))
+        if self.clear is not None:
+            spans.extend(stale_durations(self.clear))
+        return max((s for s in spans if s), default=0.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A valid rules file: the source, the notifiers and the compiled rules."""
+
+    path: str
+    source: SourceSpec
+    notifiers: Mapping[str, NotifierSpec]
+    rules: tuple[RuleDef, ...]
+
+    @property
+    def longest_duration(self) -> float:
+        return max((rule.longest_duration for rule in self.rules), default=0.0)
+
+
+def compile_rule(rule: RuleSpec, defaults: DefaultsSpec) -> RuleDef:
+    """Apply defaults to the fields the rule does not set; event rules drop level-only ones."""
+    event_rule = rule.is_event_rule
+
+    def pick(name: str) -> Any:
+        if name in rule.model_fields_set:
+            return getattr(rule, name)
+        if event_rule and name in LEVEL_ONLY:
+            return None
+        return getattr(defaults, name)
+
+    where = pick("where") or {}
+    return RuleDef(
+        name=rule.name,
+        when=rule.when,
+        key=normalize_key(rule.key) if rule.key is not None else None,
+        keys=tuple(normalize_key(k) for k in rule.keys or ()),
+        description=pick("description"),
+        where={normalize_key(k): v for k, v in where.items()},
+        debounce=pick("debounce"),
+        for_=pick("for_"),
+        clear=pick("clear"),
+        keep_firing_for=pick("keep_firing_for"),
+        cooldown=pick("cooldown"),
+        repeat=pick("repeat"),
+        resolve=bool(pick("resolve")),
+        severity=pick("severity") or "warning",
+        notify=tuple(pick("notify") or ("log",)),
+        title=Template(pick("title") or DEFAULT_TITLE),
+        message=Template(pick("message") or DEFAULT_MESSAGE),
+    )
