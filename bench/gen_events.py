@@ -1,4 +1,4 @@
-"""Write N replay records (CONTRACT §5) over K keys.
+"""Write N replay records (docs/reference.md) over K keys.
 
     python bench/gen_events.py N [K] [walk|noise] > f.jsonl
 

@@ -1,4 +1,4 @@
-"""The alert document (CONTRACT §4): what the engine emits and what notifiers deliver.
+"""The alert document (docs/reference.md): what the engine emits and what notifiers deliver.
 
 >>> fingerprint("greenhouse-humidity", "humidity")
 '373c5a4c902ad723'
@@ -60,7 +60,7 @@ class Alert:
     version: str = DOCUMENT_VERSION
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON body of a webhook (CONTRACT §4), times as ISO-8601 UTC."""
+        """The JSON body of a webhook (docs/reference.md), times as ISO-8601 UTC."""
         return {
             "version": self.version,
             "id": self.id,

@@ -58,7 +58,7 @@ class Event:
     last_update: str | None = field(default=None, compare=False)  # as PxServ sent it
 
     def to_record(self) -> dict[str, Any]:
-        """The replay/record JSON-lines form of this event (CONTRACT §5)."""
+        """The replay/record JSON-lines form of this event (docs/reference.md)."""
         if self.kind == "remove":
             return {"event": "removeData", "data": {"key": self.key}, "at": format_time(self.at)}
         data: dict[str, Any] = {"key": self.key, "value": self.value}
@@ -229,7 +229,7 @@ def parse_remove_data(payload: Any, *, at: datetime, origin: Origin = "live") ->
 
 
 def parse_record(record: Any) -> Event:
-    """Parse one replay/record line (already JSON-decoded) of CONTRACT §5 into an Event."""
+    """Parse one replay/record line (already JSON-decoded) (docs/reference.md) into an Event."""
     if not isinstance(record, dict):
         raise MalformedEvent("bad_record", "record is not an object")
     kind = record.get("event")

@@ -3,9 +3,10 @@
 orjson decodes the event payloads of the socket and the lines of a replay several times faster
 than ``json``. Where the two could differ in what the event parser reads, the text is decoded
 again by the reference decoder, whose result and errors count: anything orjson refuses (a
-byte-order mark, lone surrogates, ``NaN``, nesting deeper than it allows) and any float among
-a payload's fields, since orjson turns integers too large for 64 bits into floats where the
-reference keeps them exact (or, in python-socketio's, refuses more than 100 digits).
+byte-order mark, lone surrogates, ``NaN``, nesting deeper than it allows) and any float, list
+or object among a payload's fields, since orjson turns integers too large for 64 bits into
+floats (at any depth) where the reference keeps them exact (or, in python-socketio's, refuses
+more than 100 digits).
 
 >>> decode_packet('["setData",{"key":"t","value":"21.5"}]')
 ['setData', {'key': 't', 'value': '21.5'}]
@@ -19,9 +20,13 @@ from typing import Any
 import orjson
 from engineio import json as engineio_json
 
+_REFERENCE_TYPES = frozenset({float, list, dict})
+
 
 def _has_float_field(payload: Any) -> bool:
-    return type(payload) is dict and float in map(type, payload.values())
+    # A float, or a container that may hold one (orjson turns integers beyond 64 bits into
+    # floats at any depth). Event fields are flat strings, so the fast path stays the rule.
+    return type(payload) is dict and not _REFERENCE_TYPES.isdisjoint(map(type, payload.values()))
 
 
 def decode_record(raw: bytes, first: bool = False) -> Any:

@@ -1,4 +1,4 @@
-"""The embedding API of CONTRACT §6, as a user would write it."""
+"""The embedding API of docs/reference.md ("Library"), as a user would write it."""
 
 from __future__ import annotations
 

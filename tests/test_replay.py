@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
@@ -257,6 +257,7 @@ def test_decode_record_errors_are_jsons() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(value=json_values, extra=st.dictionaries(st.sampled_from(["icon", "key", "x"]), json_values))
+@example(value=[2**63 + 1], extra={})  # found by hypothesis: a big integer inside a list
 def test_decode_packet_equals_python_socketios_decoder(
     value: object, extra: dict[str, object]
 ) -> None:

@@ -1,4 +1,4 @@
-"""The simulator's REST database API (CONTRACT §1) over real HTTP."""
+"""The simulator's REST database API (docs/reference.md) over real HTTP."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ The retry decision is a pure function of the attempt's result and the clock
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter, deque
@@ -221,35 +222,28 @@ class Dispatcher:
         attempts: int,
         now: float,
     ) -> None:
+        """Record one attempt in the background: the outbox row's status and a log line."""
         if self.store is None:
             return
-        task = asyncio.ensure_future(self.record(item, target, result, step, attempts, now))
+        job = functools.partial(
+            self.store.attempt,
+            item.id,
+            target,
+            result.outcome.value,
+            result.detail,
+            status=step.status,
+            attempts=attempts,
+            next_attempt=step.next_attempt,
+            now=now,
+        )
+        task = asyncio.ensure_future(self._write(self.store, job))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def record(
-        self,
-        item: OutboxItem,
-        target: str,
-        result: Result,
-        step: Decision,
-        attempts: int,
-        now: float,
-    ) -> None:
-        if self.store is None:
-            return
+    @staticmethod
+    async def _write(store: Store, job: Callable[[], None]) -> None:
         try:
-            await self.store.run(
-                self.store.attempt,
-                item.id,
-                target,
-                result.outcome.value,
-                result.detail,
-                status=step.status,
-                attempts=attempts,
-                next_attempt=step.next_attempt,
-                now=now,
-            )
+            await store.run(job)
         except StoreError as exc:
             log.error("%s; delivery goes on without it", exc)
 

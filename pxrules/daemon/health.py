@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..source import ConnectionState, PxServSource
-from .store import Store, StoreError
+from .store import Store
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -33,7 +33,7 @@ class ServiceStatus:
             return self.store
         try:
             self.store = Store.open(path)
-        except (OSError, StoreError, Exception) as exc:
+        except Exception as exc:  # whatever the reason, alerting goes on in memory
             log.error(
                 "cannot open the state file %s (%s): alerting goes on IN MEMORY ONLY; "
                 "restarts will lose state and pending deliveries until this is fixed",

@@ -4,7 +4,7 @@ bookkeeping): the source's, the engine's, delivery's and the service's own.
 >>> from pxrules.engine.tracks import EngineStats
 >>> registry = registry_for(lambda: [EngineStats(evaluations=3)])
 >>> registry.get_sample_value("pxrules_rule_evaluations_total")
-3.0
+3
 """
 
 from __future__ import annotations

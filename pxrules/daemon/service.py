@@ -40,6 +40,7 @@ from .outbox import AlertOutbox
 from .redaction import RedactingFormatter, secrets_of
 from .routing import notify_map
 from .signals import signal_handlers
+from .store import Store
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -286,7 +287,10 @@ class Daemon:
         return self.status.health(self.source, rules, depth)
 
     def _exporters(self) -> Iterator[Exporter]:
-        for part in (self.source, self.engine, self.dispatcher):
-            if part is not None:
-                yield part.stats if not isinstance(part, Dispatcher) else part
+        if self.source is not None:
+            yield self.source.stats
+        if self.engine is not None:
+            yield self.engine.stats
+        if self.dispatcher is not None:
+            yield self.dispatcher
         yield self.status

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..engine.state import document, dump_row, load_row
+
 log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
 
@@ -128,7 +130,6 @@ class Store:
         self.path = path
         self.healthy = True  # the last write succeeded
         self.last_error: str | None = None
-        self.durable = path != ":memory:"  # False: state does not survive a restart
         self.id_salt = self._meta("id_salt")
 
     # -- opening --------------------------------------------------------------------------
@@ -222,15 +223,13 @@ class Store:
 
     def load_engine_state(self) -> dict[str, Any] | None:
         """The engine snapshot assembled from the checkpoint and per-alert track updates."""
-        values = {
-            key: json.loads(data) for key, data in self._db.execute("SELECT * FROM key_values")
-        }
+        values = {key: load_row(data) for key, data in self._db.execute("SELECT * FROM key_values")}
         tracks: dict[str, dict[str, Any]] = {}
         for rule, key, data in self._db.execute("SELECT rule, key, data FROM tracks"):
-            tracks.setdefault(rule, {})[key] = json.loads(data)
+            tracks.setdefault(rule, {})[key] = load_row(data)
         if not values and not tracks:
             return None
-        return {"version": 1, "values": values, "tracks": tracks}
+        return document(values, tracks)
 
     def checkpoint(self, snapshot: Mapping[str, Any], *, full: bool = True) -> None:
         """Store engine state: a full snapshot replaces everything; ``full=False`` upserts
@@ -241,12 +240,12 @@ class Store:
                 db.execute("DELETE FROM tracks")
             db.executemany(
                 "INSERT OR REPLACE INTO key_values VALUES (?, ?)",
-                ((k, json.dumps(v)) for k, v in snapshot.get("values", {}).items()),
+                ((k, dump_row(v)) for k, v in snapshot.get("values", {}).items()),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
                 (
-                    (rule, key, json.dumps(data))
+                    (rule, key, dump_row(data))
                     for rule, by_key in snapshot.get("tracks", {}).items()
                     for key, data in by_key.items()
                 ),
@@ -269,7 +268,7 @@ class Store:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
-                ((rule, key, json.dumps(data)) for rule, key, data in tracks),
+                ((rule, key, dump_row(data)) for rule, key, data in tracks),
             )
 
     def pending(self) -> list[OutboxItem]:

@@ -1,8 +1,16 @@
-"""Back-testing: run rules over recorded events in virtual time (CONTRACT §5).
+"""Back-testing: run rules over recorded events in virtual time (the replay format is in
+docs/reference.md).
 
->>> replayer = Replayer(ruleset, alerts.append)              # doctest: +SKIP
->>> for event in events: replayer.feed(event)                # doctest: +SKIP
->>> replayer.finish()                                        # doctest: +SKIP
+>>> from pxrules.engine import RuleSet
+>>> ruleset = RuleSet.from_text("rules: [{name: hot, key: t, when: {above: 30}, for: 60}]")
+>>> alerts = []
+>>> replayer = Replayer(ruleset, alerts.append)
+>>> for at, value in [("12:00:00", "31"), ("12:00:30", "32")]:
+...     data = {"key": "t", "value": value}
+...     replayer.feed(parse_record({"event": "setData", "data": data, "at": f"2025-01-01T{at}Z"}))
+>>> replayer.finish()
+>>> [alert.text_line() for alert in alerts]
+['2025-01-01T12:01:00.000Z firing hot t=32']
 
 A :class:`~reactivex.scheduler.HistoricalScheduler` is advanced to each record's ``at`` before the
 record is fed, so every timer (``for``, ``stale``, ``repeat`` …) fires at its exact virtual time

@@ -4,7 +4,7 @@
 >>> result.ok, [rule.name for rule in result.config.rules]
 (True, ['hot'])
 >>> print(load_text("rules: [{name: hot, key: t, when: {abvoe: 30}}]", "r.yaml").problems[0])
-r.yaml:1:37: error: rules[0].when.abvoe: unknown field 'abvoe' (did you mean 'above'?)
+r.yaml:1:36: error: rules[0].when.abvoe: unknown field 'abvoe' (did you mean 'above'?)
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import jinja2
 import jinja2.meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-#: The names a template may use (CONTRACT §3 Templates).
+#: The names a template may use (docs/rules.md, "Templates").
 NAMES = (
     "rule",
     "description",
@@ -67,7 +67,7 @@ SAMPLE: Mapping[str, Any] = {
 }
 
 
-#: What `pxserv` write templates see: the fields of the alert document (CONTRACT §4).
+#: What `pxserv` write templates see: the fields of the alert document (docs/reference.md).
 DOCUMENT_SAMPLE: Mapping[str, Any] = {
     "version": "1",
     "id": "0" * 32,

@@ -36,8 +36,10 @@ KEY_OR_KEYS = "give exactly one of key or keys"
 M = TypeVar("M", bound=BaseModel)
 
 
-class Validator:
-    """Collects problems while validating one document."""
+class Reporter:
+    """Problems with their positions in one document: reported at a path, interpolated
+    ``${VAR}``s tracked (a problem under an unset variable is said once), pydantic's errors
+    converted."""
 
     def __init__(self, path: str, doc: YamlDocument, env: Mapping[str, str], strict_env: bool):
         self.path = path
@@ -47,7 +49,6 @@ class Validator:
         self.problems: list[Problem] = []
         self.unset_paths: set[Path] = set()
         self.yaml_issue_paths = {issue.path for issue in doc.issues}
-        self.notifier_names: list[str] = []  # every name defined, valid or not
 
     def report(
         self, where: Path, message: str, level: Level = "error", *, key: bool = False
@@ -112,6 +113,14 @@ class Validator:
                 grouped[(full, is_key)].append(message)
         for (full, is_key), messages in grouped.items():
             self.report(full, join_alternatives(messages), key=is_key)
+
+
+class Validator(Reporter):
+    """Every check of the rules file; the whole-file ones that pydantic cannot make."""
+
+    def __init__(self, path: str, doc: YamlDocument, env: Mapping[str, str], strict_env: bool):
+        super().__init__(path, doc, env, strict_env)
+        self.notifier_names: list[str] = []  # every name defined, valid or not
 
     # -- the document ---------------------------------------------------------------------
 

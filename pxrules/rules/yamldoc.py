@@ -1,6 +1,6 @@
 """Load YAML into plain Python values, keeping where every value and key stands.
 
-What this adds over ``yaml.safe_load`` (see PITFALLS.md):
+What this adds over ``yaml.safe_load``:
 
 - every value's and key's ``line:col`` is kept, keyed by its path (``("rules", 2, "when")``);
 - tags other than the plain YAML ones (``!!python/...``, custom ``!tags``) are problems;

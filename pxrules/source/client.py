@@ -1,14 +1,14 @@
-"""PxServ Socket.IO client as a hot reactivex Observable of :class:`~pxrules.events.Event`.
+"""PxServ Socket.IO client as a hot reactivex Observable of :class:`~pxrules.events.Event`::
 
->>> async def main() -> None:                                   # doctest: +SKIP
-...     async with PxServSource(api_key="...") as source:
-...         source.events.subscribe(print)
-...         await source.wait_closed()
+    async with PxServSource(api_key="...") as source:
+        source.events.subscribe(print)
+        await source.wait_closed()
 
 The source owns its reconnect policy (python-socketio's own reconnection is off): transport drops
 and server-side namespace disconnects are retried alike, forever, with capped exponential backoff
-and jitter. A refusal on the very first connect is final and raises :class:`KeyRefusedError` with
-the server's message; a refusal later (key revoked) is retried at the maximum backoff.
+and jitter (:mod:`.policy`). A refusal on the very first connect is final and raises
+:class:`KeyRefusedError` with the server's message; a refusal later (key revoked) is retried at
+the long end (every 5 minutes).
 """
 
 from __future__ import annotations
@@ -19,42 +19,29 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
 import reactivex
-import socketio
-from reactivex.subject import BehaviorSubject
 
 from ..backoff import Backoff
 from ..errors import KeyRefusedError
 from ..events import DEFAULT_URL, Event, MalformedEvent, parse_remove_data, parse_set_data
-from ..fastjson import PacketJson
+from .link import Link, new_link, settle, wait_first
 from .policy import ReconnectPolicy
 from .rest import PxServRest
-from .status import ConnectionState, ConnectionStatus, RateLimitedWarning, SourceStats
+from .snapshot import KnownValues
+from .status import (
+    ConnectionState,
+    ConnectionStatus,
+    RateLimitedWarning,
+    SourceStats,
+    StatusBoard,
+)
 from .subjects import IsolatingSubject
 
 log = logging.getLogger("pxrules.source")
-
-
-class _Packet(socketio.packet.Packet):  # type: ignore[misc]
-    """python-socketio's packet with orjson decoding (fastjson), for this client only:
-    passing ``json=`` to the client would change the class every client and server shares."""
-
-    json = PacketJson
-
-
-@dataclass
-class _Link:
-    """One connection attempt: its client, why it was refused or closed."""
-
-    client: socketio.AsyncClient
-    closed: asyncio.Event = field(default_factory=asyncio.Event)
-    refusal: str | None = None
-    reason: str | None = None
 
 
 def _describe(exc: BaseException) -> str:
@@ -99,17 +86,14 @@ class PxServSource:
         self.rest = PxServRest(api_key, self.url, timeout=request_timeout)
 
         self._events: IsolatingSubject[Event] = IsolatingSubject(self._subscriber_failed)
-        self._status: BehaviorSubject[ConnectionStatus] = BehaviorSubject(
-            ConnectionStatus(ConnectionState.CONNECTING, self._clock())
-        )
         self.stats = SourceStats()
+        self._board = StatusBoard(self._clock, self.stats)
         self._malformed_warning = RateLimitedWarning(log)
-        self._known: dict[str, str | None] = {}
-        self._touched: set[str] | None = None  # keys set live while a snapshot is in flight
+        self._values = KnownValues()
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._connected_once: asyncio.Future[None] | None = None
-        self._client: socketio.AsyncClient | None = None
+        self._link: Link | None = None  # the live connection
 
     # -- public surface -------------------------------------------------------------------
 
@@ -121,11 +105,11 @@ class PxServSource:
     @property
     def status(self) -> reactivex.Observable[ConnectionStatus]:
         """Connection state changes; replays the current state to each new subscriber."""
-        return self._status
+        return self._board.subject
 
     @property
     def current_status(self) -> ConnectionStatus:
-        return self._status.value
+        return self._board.current
 
     def __repr__(self) -> str:  # the key is deliberately absent
         return f"PxServSource(url={self.url!r}, state={self.current_status.state.value})"
@@ -156,10 +140,12 @@ class PxServSource:
         if self._task is not None:
             with contextlib.suppress(KeyRefusedError, asyncio.CancelledError):
                 await self._task
-        await self._disconnect_client()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.discard()
         await self.rest.close()
         if self.current_status.state != ConnectionState.REFUSED:
-            self._set_status(ConnectionState.CLOSED)
+            self._board.set(ConnectionState.CLOSED)
         self._events.on_completed()
 
     async def __aenter__(self) -> Self:
@@ -185,7 +171,7 @@ class PxServSource:
         ever_connected = False
         reconnects = 0
         while not self._closing.is_set():
-            self._set_status(ConnectionState.CONNECTING, failures=failures, reconnects=reconnects)
+            self._board.set(ConnectionState.CONNECTING, failures=failures, reconnects=reconnects)
             link = self._new_link()
             client = link.client
             try:
@@ -197,16 +183,16 @@ class PxServSource:
                 )
             except Exception as exc:  # whatever the transport raised: one failed attempt
                 refused = "/" in client.failed_namespaces
-                await self._discard(client)
+                await link.discard()
                 if refused:
                     reason = link.refusal or "connection refused by the server"
                     retry = self.policy.after_refused(failures)
                     failures = retry.failures
-                    self._set_status(ConnectionState.REFUSED, reason, failures, reconnects)
+                    self._board.set(ConnectionState.REFUSED, reason, failures, reconnects)
                     if not ever_connected:
                         log.error("PxServ refused the connection: %s", reason)
                         error = KeyRefusedError(reason)
-                        self._resolve_connected(error)
+                        settle(self._connected_once, error)
                         raise error from None
                     log.error(
                         "PxServ refuses the API key now (%s): was it revoked or rotated? "
@@ -218,32 +204,33 @@ class PxServSource:
                     reason = _describe(exc)
                     retry = self.policy.after_failed_connect(failures)
                     failures = retry.failures
-                    self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
+                    self._board.set(ConnectionState.DISCONNECTED, reason, failures, reconnects)
                     log.warning(
                         "cannot connect to %s: %s; retrying in %.1fs", self.url, reason, retry.delay
                     )
                 await self._sleep(retry.delay)
                 continue
 
-            self._client = client
+            self._link = link
             if ever_connected:
                 reconnects += 1
                 self.stats.reconnects = reconnects
             ever_connected = True
             connected_at = time.monotonic()
-            self._set_status(ConnectionState.CONNECTED, reconnects=reconnects)
+            self._board.set(ConnectionState.CONNECTED, reconnects=reconnects)
             log.info("connected to %s", self.url)
-            self._resolve_connected(None)
+            settle(self._connected_once, None)
             if self.snapshot:
                 await self._take_snapshot(link.closed)
-            await self._wait_either(link.closed)
+            await wait_first(link.closed, self._closing)
             reason = link.reason or "connection closed"
-            await self._disconnect_client()
+            self._link = None
+            await link.discard()
             if self._closing.is_set():
                 break
             retry = self.policy.after_connection(time.monotonic() - connected_at, failures)
             failures = retry.failures
-            self._set_status(ConnectionState.DISCONNECTED, reason, failures, reconnects)
+            self._board.set(ConnectionState.DISCONNECTED, reason, failures, reconnects)
             log.warning(
                 "disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, retry.delay
             )
@@ -253,79 +240,12 @@ class PxServSource:
         # A callable, so a rotated key could be picked up on the next attempt.
         return {"apiKey": self._api_key}
 
-    def _new_link(self) -> _Link:
-        client = socketio.AsyncClient(
-            reconnection=False, handle_sigint=False, logger=False, serializer=_Packet
-        )
-        link = _Link(client)
-
-        async def on_connect_error(data: Any = None) -> None:
-            # Only a namespace refusal carries {"message": ...}; transport errors are strings.
-            if isinstance(data, dict) and isinstance(data.get("message"), str):
-                link.refusal = data["message"][:200]
-
-        async def on_disconnect(reason: Any = None) -> None:
-            link.reason = str(reason) if reason else "disconnected"
-            link.closed.set()
-
-        # Plain functions: python-socketio calls them inline, without a coroutine per event.
-        def on_set(data: Any = None) -> None:
-            self._on_payload("set", data)
-
-        def on_remove(data: Any = None) -> None:
-            self._on_payload("remove", data)
-
-        client.on("connect_error", on_connect_error)
-        client.on("disconnect", on_disconnect)
-        client.on("setData", on_set)
-        client.on("removeData", on_remove)
-        return link
-
-    async def _discard(self, client: socketio.AsyncClient) -> None:
-        with contextlib.suppress(Exception):
-            await client.disconnect()
-        with contextlib.suppress(Exception):
-            await client.shutdown()
-
-    async def _disconnect_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await self._discard(client)
-
-    async def _wait_either(self, event: asyncio.Event) -> None:
-        waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._closing.wait())]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+    def _new_link(self) -> Link:
+        return new_link(self._on_payload)
 
     async def _sleep(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), timeout=delay)
-
-    def _resolve_connected(self, error: BaseException | None) -> None:
-        future = self._connected_once
-        if future is None or future.done():
-            return
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(error)
-            future.exception()  # mark retrieved: wait_closed() is where callers see it
-
-    def _set_status(
-        self,
-        state: ConnectionState,
-        reason: str | None = None,
-        failures: int = 0,
-        reconnects: int = 0,
-    ) -> None:
-        current = self._status.value
-        if (current.state, current.reason) == (state, reason) and current.failures == failures:
-            return
-        self.stats.connected = state is ConnectionState.CONNECTED
-        self._status.on_next(ConnectionStatus(state, self._clock(), reason, failures, reconnects))
 
     # -- events ---------------------------------------------------------------------------
 
@@ -339,12 +259,10 @@ class PxServSource:
             self.stats.malformed[exc.code] += 1
             self._malformed_warning.warn("skipped a malformed %s event: %s", kind, exc.reason)
             return
-        if self._touched is not None:
-            self._touched.add(event.key)
         self._emit(event)
 
     def _emit(self, event: Event) -> None:
-        self._known[event.key] = event.value
+        self._values.saw(event.key, event.value)
         self.stats.events[(event.origin, event.kind)] += 1
         self.stats.last_event_monotonic = time.monotonic()
         self._events.on_next(event)
@@ -361,37 +279,20 @@ class PxServSource:
         for attempt in range(3):
             if disconnected.is_set() or self._closing.is_set():
                 return
-            self._touched = set()
+            self._values.begin()
             try:
                 data = await self.fetch_all()
             except Exception as exc:  # network, HTTP status, bad JSON: all just "failed"
                 self.stats.snapshot_failures += 1
                 log.warning("snapshot (getAll) failed: %s", _describe(exc))
-                self._touched = None
+                self._values.abandon()
                 await self._sleep(self.policy.backoff.delay(attempt))
                 continue
-            touched, self._touched = self._touched, None
-            self._apply_snapshot(data, touched)
+            for event in self._values.diff(data, self._clock(), self._malformed_snapshot):
+                self._emit(event)
             self.stats.snapshots += 1
             return
 
-    def _apply_snapshot(self, data: dict[str, Any], touched: set[str]) -> None:
-        at = self._clock()
-        seen: set[str] = set()
-        for raw_key, raw_value in data.items():
-            try:
-                event = parse_set_data(
-                    {"key": raw_key, "value": raw_value}, at=at, origin="snapshot"
-                )
-            except MalformedEvent as exc:
-                self.stats.malformed[exc.code] += 1
-                self._malformed_warning.warn("skipped a malformed snapshot value: %s", exc.reason)
-                continue
-            seen.add(event.key)
-            # A key set live during the fetch is newer than the snapshot's copy of it.
-            if event.key in touched or self._known.get(event.key) == event.value:
-                continue
-            self._emit(event)
-        for key, value in list(self._known.items()):
-            if value is not None and key not in seen and key not in touched:
-                self._emit(Event(kind="remove", key=key, value=None, at=at, origin="snapshot"))
+    def _malformed_snapshot(self, exc: MalformedEvent) -> None:
+        self.stats.malformed[exc.code] += 1
+        self._malformed_warning.warn("skipped a malformed snapshot value: %s", exc.reason)

@@ -6,10 +6,12 @@ import enum
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from reactivex.subject import BehaviorSubject
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -84,6 +86,35 @@ class SourceStats:
         yield GaugeMetricFamily(
             "pxrules_seconds_since_last_event", "Seconds since the last event", since
         )
+
+
+class StatusBoard:
+    """The current :class:`ConnectionStatus`, replayed to each new subscriber of ``subject``."""
+
+    def __init__(self, clock: Callable[[], datetime], stats: SourceStats) -> None:
+        self._clock = clock
+        self._stats = stats
+        self.subject: BehaviorSubject[ConnectionStatus] = BehaviorSubject(
+            ConnectionStatus(ConnectionState.CONNECTING, clock())
+        )
+
+    @property
+    def current(self) -> ConnectionStatus:
+        return self.subject.value
+
+    def set(
+        self,
+        state: ConnectionState,
+        reason: str | None = None,
+        failures: int = 0,
+        reconnects: int = 0,
+    ) -> None:
+        """Publish a new status unless it says nothing new."""
+        current = self.subject.value
+        if (current.state, current.reason) == (state, reason) and current.failures == failures:
+            return
+        self._stats.connected = state is ConnectionState.CONNECTED
+        self.subject.on_next(ConnectionStatus(state, self._clock(), reason, failures, reconnects))
 
 
 class RateLimitedWarning:

@@ -10,7 +10,7 @@ HUMID = rule("key: humidity\nwhen: {above: 70}\nfor: 60s")
 
 
 def test_broken_before_for_elapses_gives_nothing() -> None:
-    # (The example puts the dip at 90 s; CONTRACT §3 makes `for` time-driven, so a
+    # (The example puts the dip at 90 s; docs/semantics.md makes `for` time-driven, so a
     # condition held from 0 s is due at 60 s. The dip must come before 60 s to prevent it.)
     steps = [(0, "humidity", "71"), (30, "humidity", "72"), (50, "humidity", "69")]
     assert run(HUMID, steps, until=1000) == []

@@ -1,0 +1,138 @@
+"""The state file on a real SQLite file: creation, corruption, the outbox, checkpoints, pruning."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from pxrules.daemon import store as store_module
+from pxrules.daemon.store import Store
+from pxrules.engine.state import STATE_VERSION
+
+
+def test_a_new_state_file_is_private_and_salted(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert len(store.id_salt) == 16
+    finally:
+        store.close()
+    again = Store.open(path)  # the salt is kept: ids of one file never repeat
+    try:
+        assert again.id_salt == store.id_salt
+    finally:
+        again.close()
+
+
+def test_a_corrupt_file_is_moved_aside_and_a_clean_one_started(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(b"this is not an SQLite database" * 100)
+    store = Store.open(path)
+    try:
+        assert store.load_engine_state() is None and store.pending() == []
+    finally:
+        store.close()
+    aside = [p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert len(aside) == 1 and aside[0].startswith("s.db.corrupt-")
+
+
+def test_an_unknown_schema_version_is_treated_like_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value='99' WHERE key='schema'")
+    store = Store.open(path)
+    try:
+        assert store.load_engine_state() is None
+    finally:
+        store.close()
+    assert any(".corrupt-" in p.name for p in tmp_path.iterdir())
+
+
+def test_outbox_rows_survive_a_reopen_until_marked_delivered(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    document = {"id": "a1", "rule": "r", "key": "k", "title": "sıcaklık"}
+    store.record_alerts([("a1", "hook", "hook", document), ("a1", "log", "log", document)], [], 5.0)
+    store.attempt("a1", "log", "delivered", "logged", status="delivered", attempts=1,
+                  next_attempt=5.0, now=5.0)  # fmt: skip
+    store.close()
+    store = Store.open(path)
+    try:
+        pending = store.pending()
+        assert [(i.id, i.target, i.document) for i in pending] == [("a1", "hook", document)]
+        assert store.delivery_log() == [("a1", "log", "delivered", "logged")]
+    finally:
+        store.close()
+
+
+def test_checkpoints_full_and_incremental_round_trip_through_the_codec(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db")
+    try:
+        full = {
+            "version": STATE_VERSION,
+            "values": {"a": ["1", None, False, 10.0, None], "b": ["2", None, False, 11.0, None]},
+            "tracks": {"r": {"a": {"phase": "firing", "seq": 2}}},
+        }
+        store.checkpoint(full, full=True)
+        store.checkpoint({"values": {"b": ["3", None, False, 12.0, "2"]}, "tracks": {}}, full=False)
+        state = store.load_engine_state()
+        assert state == {
+            "version": STATE_VERSION,
+            "values": {"a": ["1", None, False, 10.0, None], "b": ["3", None, False, 12.0, "2"]},
+            "tracks": {"r": {"a": {"phase": "firing", "seq": 2}}},
+        }
+        store.checkpoint({"values": {"c": ["9", None, False, 13.0, None]}, "tracks": {}})
+        assert store.load_engine_state() == {  # a full checkpoint replaces everything
+            "version": STATE_VERSION,
+            "values": {"c": ["9", None, False, 13.0, None]},
+            "tracks": {},
+        }
+    finally:
+        store.close()
+
+
+def test_prune_keeps_the_newest_delivery_log_rows_and_pending_items(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "DELIVERY_LOG_ROWS", 5)
+    store = Store.open(tmp_path / "s.db")
+    try:
+        doc = {"id": "x"}
+        store.record_alerts([("old", "t", "n", doc), ("new", "t", "n", doc)], [], now=0.0)
+        store.record_alerts([("waiting", "t", "n", doc)], [], now=0.0)
+        for n, item in enumerate(["old", "new"]):
+            store.attempt(item, "t", "delivered", f"d{n}", status="delivered", attempts=1,
+                          next_attempt=0.0, now=0.0)  # fmt: skip
+        for n in range(8):
+            store.attempt("waiting", "t", "retry", f"r{n}", status="pending", attempts=n + 1,
+                          next_attempt=0.0, now=0.0)  # fmt: skip
+        store.prune(now=store_module.DELIVERED_KEEP_SECONDS + 1.0)
+        assert [d for _, _, _, d in store.delivery_log()] == ["r3", "r4", "r5", "r6", "r7"]
+        assert [item.id for item in store.pending()] == ["waiting"]
+        remaining = store._db.execute("SELECT id FROM outbox ORDER BY id").fetchall()
+        assert remaining == [("waiting",)]  # delivered rows older than a week are gone
+    finally:
+        store.close()
+
+
+def test_the_engine_state_version_is_the_one_the_store_writes(tmp_path: Path) -> None:
+    """One version constant: a state written by the store loads into the engine as is."""
+    from reactivex.testing import TestScheduler
+
+    from pxrules.engine import Engine, RuleSet
+
+    store = Store.open(tmp_path / "s.db")
+    try:
+        store.checkpoint({"values": {"t": ["31", None, False, 0.0, None]}, "tracks": {}})
+        state = store.load_engine_state()
+        assert state is not None
+        ruleset = RuleSet.from_text("rules: [{name: hot, key: t, when: {above: 30}}]")
+        engine = Engine(ruleset, TestScheduler(), lambda alert: None, state=state)
+        assert engine.values["t"].number == 31.0
+    finally:
+        store.close()
