@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reactivex import abc as rx_abc
 
@@ -21,19 +21,17 @@ from ..alerts import Alert
 from ..events import Event
 from ..rules.conditions import Reading
 from . import state as codec
+from .compiled import CompiledRule, RuleIndex
 from .machine import AlertMachine
 from .render import AlertRenderer
 from .timers import TimerHeap
 from .tracks import AlertTrack, EngineStats, KeyValue
 
-if TYPE_CHECKING:
-    from .ruleset import CompiledRule, RuleSet
-
 log = logging.getLogger("pxrules.rules")
 
 
 class Engine:
-    """Runs a :class:`RuleSet` over events; ``emit`` receives each :class:`Alert`.
+    """Runs a rule set over events; ``emit`` receives each :class:`Alert`.
 
     ``state`` is a :meth:`snapshot` to resume from; ``id_salt`` makes alert ids unique to one
     state file; ``track_changes`` keeps what :meth:`changes` hands to incremental checkpoints.
@@ -41,7 +39,7 @@ class Engine:
 
     def __init__(
         self,
-        ruleset: RuleSet,
+        ruleset: RuleIndex,
         scheduler: rx_abc.SchedulerBase,
         emit: Callable[[Alert], None],
         *,

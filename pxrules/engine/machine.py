@@ -11,18 +11,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..alerts import Alert, AlertState
 from ..rules.conditions import Reading
 from ..rules.model import RuleDef
+from .compiled import CompiledRule
 from .render import AlertRenderer
 from .state import ChangeSet
 from .timers import TimerHeap
 from .tracks import FIRING, INACTIVE, PENDING, AlertTrack, EngineStats, KeyValue
-
-if TYPE_CHECKING:
-    from .ruleset import CompiledRule
 
 log = logging.getLogger("pxrules.rules")
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
 from ..events import format_time
 from ..rules.templates import TemplateError, default_message, default_title
+from .compiled import CompiledRule
 from .tracks import AlertTrack, EngineStats, KeyValue
-
-if TYPE_CHECKING:
-    from .ruleset import CompiledRule
 
 log = logging.getLogger("pxrules.rules")
 
