@@ -6,10 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install test lint typecheck pytest demo bench soak clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -c requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
