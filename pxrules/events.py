@@ -57,6 +57,20 @@ class Event:
     origin: Origin = "live"
     last_update: str | None = field(default=None, compare=False)  # as PxServ sent it
 
+    def __post_init__(self) -> None:
+        # An event built by hand gets its number from its value, as a parsed one does (the
+        # parsers build events without this check: they set both from one parse).
+        if self.kind != "set":
+            return
+        derived = parse_number(self.value)
+        if self.number is None:
+            object.__setattr__(self, "number", derived)
+        elif derived != self.number:
+            raise ValueError(
+                f"Event number {self.number!r} does not match value {self.value!r} "
+                f"(leave number out: it is derived from the value)"
+            )
+
     def to_record(self) -> dict[str, Any]:
         """The replay/record JSON-lines form of this event (docs/reference.md)."""
         if self.kind == "remove":

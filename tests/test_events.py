@@ -181,3 +181,34 @@ def test_the_parsers_event_equals_the_dataclass_constructor() -> None:
     assert dataclasses.astuple(built) == dataclasses.astuple(expected)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.value = "8"  # type: ignore[misc]
+
+
+def test_an_event_built_by_hand_gets_its_number_from_its_value() -> None:
+    """A library user's test event must match numeric rules as a received one does."""
+    assert Event("set", "t", "85", AT).number == 85.0
+    assert Event("set", "t", " 1e3 ", AT).number == 1000.0
+    assert Event("set", "t", "open", AT).number is None
+    assert Event("remove", "t", None, AT).number is None
+    assert Event("set", "t", "85", AT, 85.0) == Event("set", "t", "85", AT)
+
+
+def test_an_event_whose_number_contradicts_its_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not match value '85'"):
+        Event("set", "t", "85", AT, 80.0)
+    with pytest.raises(ValueError, match="does not match"):
+        Event("set", "t", "open", AT, 1.0)
+
+
+def test_a_hand_built_event_fires_a_numeric_rule() -> None:
+    from reactivex.subject import Subject
+    from reactivex.testing import TestScheduler
+
+    from pxrules import RuleSet
+
+    rules = RuleSet.from_text("rules: [{name: hot, key: t, when: {above: 80}}]")
+    scheduler = TestScheduler()
+    events: Subject[Event] = Subject()
+    got: list[str] = []
+    rules.apply(events, scheduler).subscribe(lambda alert: got.append(alert.state))
+    events.on_next(Event(kind="set", key="t", value="85", at=scheduler.now))
+    assert got == ["firing"]

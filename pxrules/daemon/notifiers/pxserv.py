@@ -1,5 +1,5 @@
 """Write back to PxServ over REST (the source's REST client): set (values are templates),
-toggle, remove."""
+toggle, remove. Removing a key that is not there (404) counts as done: the goal is reached."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class PxServTarget(Target):
             try:
                 await self._rest.call("POST", action, body)
             except RestError as exc:
+                if action == "removeData" and exc.status == 404:
+                    done.append(f"{action} {body['key']} (already absent)")
+                    continue  # the goal, no such key, is reached
                 if exc.status is None:  # no answer: timeout, connection failure
                     result = Result(Outcome.RETRY, str(exc))
                 else:
