@@ -245,7 +245,9 @@ def parse_remove_data(payload: Any, *, at: datetime, origin: Origin = "live") ->
 def parse_record(record: Any) -> Event:
     """Parse one replay/record line (already JSON-decoded) (docs/reference.md) into an Event."""
     if not isinstance(record, dict):
-        raise MalformedEvent("bad_record", "record is not an object")
+        raise MalformedEvent(
+            "bad_record", 'record is not an object like {"event": "setData", "data": …, "at": …}'
+        )
     kind = record.get("event")
     data = record.get("data")
     raw_at = record.get("at")
@@ -276,5 +278,8 @@ def parse_record(record: Any) -> Event:
             raise MalformedEvent("bad_record", "removeData record needs 'at'")
         return parse_remove_data(data, at=at, origin="replay")
     raise MalformedEvent(
-        "bad_record", f"'event' must be 'setData' or 'removeData', not {kind!r:.40}"
+        "bad_record",
+        f"'event' must be 'setData' or 'removeData', not {kind!r:.40}: a replay record is "
+        '{"event": "setData", "data": {"key": …, "value": …}, "at": "ISO-8601"}, as '
+        "pxrules tail prints it",
     )

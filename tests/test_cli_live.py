@@ -39,13 +39,17 @@ async def test_tail_prints_and_records_events(sim: Simulator, tmp_path: Path) ->
     proc = await spawn("tail", "--url", sim.url, "--api-key", API_KEY, "--record", str(record))
     assert proc.stdout is not None
     first = json.loads(await read_line(proc.stdout))
-    assert (first["key"], first["value"], first["origin"]) == ("humidity", "64.11", "snapshot")
+    assert (first["event"], first["data"]["key"], first["data"]["value"], first["origin"]) == (
+        "setData", "humidity", "64.11", "snapshot"
+    )  # fmt: skip
     await sim.set("sıcaklık", "23.5")
     await sim.remove("humidity")
     second = json.loads(await read_line(proc.stdout))
     third = json.loads(await read_line(proc.stdout))
-    assert (second["key"], second["number"], second["origin"]) == ("sıcaklık", 23.5, "live")
-    assert (third["kind"], third["key"]) == ("remove", "humidity")
+    assert (second["data"]["key"], second["data"]["value"], second["origin"]) == (
+        "sıcaklık", "23.5", "live"
+    )  # fmt: skip
+    assert (third["event"], third["data"]) == ("removeData", {"key": "humidity"})
     proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
     lines = record.read_text(encoding="utf-8").splitlines()
@@ -92,7 +96,7 @@ async def test_tail_takes_url_and_key_from_a_rules_file(sim: Simulator, tmp_path
     assert proc.stdout is not None
     await sim.set("k", "v")
     line = json.loads(await read_line(proc.stdout))
-    assert (line["key"], line["value"]) == ("k", "v")
+    assert (line["data"]["key"], line["data"]["value"]) == ("k", "v")
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(proc.wait(), 20) == 0
 
@@ -112,3 +116,43 @@ async def test_demo_shows_the_promised_alerts_within_30_seconds() -> None:
         "ALERT FIRING door [info] door=1: door opened",
     ):
         assert expected in text, text
+
+
+async def test_what_tail_prints_replays_as_it_is(sim: Simulator, tmp_path: Path) -> None:
+    """`pxrules tail > ev.jsonl; pxrules replay rules.yaml ev.jsonl` works line for line."""
+    proc = await spawn("tail", "--url", sim.url, "--api-key", API_KEY)
+    assert proc.stdout is not None
+    printed: list[str] = []
+    for value in ("71", "75", "60"):
+        await sim.set("humidity", value)
+        printed.append(await read_line(proc.stdout))
+    proc.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(proc.wait(), 20) == 0
+    events = tmp_path / "ev.jsonl"
+    events.write_text("".join(printed), encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules: [{name: humid, key: humidity, when: {above: 70}, resolve: true}]\n",
+        encoding="utf-8",
+    )
+    replay = await spawn("replay", str(rules), str(events))
+    out, err = await asyncio.wait_for(replay.communicate(), 30)
+    assert replay.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert [line.split()[1:] for line in lines] == [
+        ["firing", "humid", "humidity=71"],
+        ["resolved", "humid", "humidity=60"],
+    ]
+
+
+async def test_a_line_that_is_not_a_record_says_what_a_record_looks_like(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [{name: hot, key: t, when: {above: 1}}]\n", encoding="utf-8")
+    events = tmp_path / "ev.jsonl"
+    events.write_text('{"kind": "set", "key": "t", "value": "2"}\n', encoding="utf-8")
+    replay = await spawn("replay", str(rules), str(events))
+    _, err = await asyncio.wait_for(replay.communicate(), 30)
+    assert replay.returncode == 1
+    message = err.decode()
+    assert f"{events}:1: error: 'event' must be 'setData' or 'removeData', not None" in message
+    assert '{"event": "setData", "data": {"key": …, "value": …}' in message

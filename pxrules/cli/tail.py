@@ -1,4 +1,4 @@
-"""``pxrules tail``: live events as JSON lines, optionally recorded in the replay format."""
+"""``pxrules tail``: live events as JSON lines in the replay format, optionally appended to a file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING
 import click
 
 from ..errors import ExitCode, KeyRefusedError
-from ..events import DEFAULT_URL, Event, format_time
+from ..events import DEFAULT_URL, Event
 from ..rules import load_file
 from .logs import LEVELS, setup_logging
 
@@ -67,19 +67,9 @@ def tail(
 
 
 def event_line(event: Event) -> str:
-    """One JSON line for ``tail``: the event's fields, times as ISO-8601."""
-    return json.dumps(
-        {
-            "kind": event.kind,
-            "key": event.key,
-            "value": event.value,
-            "number": event.number,
-            "at": format_time(event.at),
-            "icon": event.icon,
-            "origin": event.origin,
-        },
-        ensure_ascii=False,
-    )
+    """One line of ``tail``: the replay record of the event (so the output replays as it is),
+    with its ``origin`` (live or snapshot) beside it."""
+    return json.dumps({**event.to_record(), "origin": event.origin}, ensure_ascii=False)
 
 
 async def follow(source: PxServSource, out: IO[str], record: Path | None) -> None:
@@ -91,10 +81,11 @@ async def follow(source: PxServSource, out: IO[str], record: Path | None) -> Non
     sink = record.open("a", encoding="utf-8") if record else None
 
     def on_event(event: Event) -> None:
-        out.write(event_line(event) + "\n")
+        line = event_line(event) + "\n"
+        out.write(line)
         out.flush()
         if sink is not None:
-            sink.write(json.dumps(event.to_record(), ensure_ascii=False) + "\n")
+            sink.write(line)
             sink.flush()
 
     def on_status(status: ConnectionStatus) -> None:
