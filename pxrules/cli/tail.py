@@ -1,4 +1,4 @@
-"""``pxrules tail``: live events as JSON lines in the replay format, optionally appended to a file."""
+"""``pxrules tail``: live events as JSON lines in the replay format (and appended to a file)."""
 
 from __future__ import annotations
 
