@@ -20,6 +20,10 @@ from .logs import LEVELS, setup_logging
     show_default=True,
     help="SQLite file for durable state.",
 )
+@click.option("--url", default=None, help="PxServ URL, in place of the rules file's source.url.")
+@click.option(
+    "--api-key", default=None, help="Project key, in place of the rules file's source.api_key."
+)
 @click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
 @click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
 @click.option(
@@ -32,8 +36,8 @@ from .logs import LEVELS, setup_logging
     "--log-format", default="text", show_default=True, type=click.Choice(["text", "json"])
 )
 def run(
-    rules_file: Path, state_path: str, http: str | None, dry_run: bool, log_level: str,
-    log_format: str,
+    rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
+    dry_run: bool, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -45,5 +49,8 @@ def run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--http") from None
     formatter = setup_logging(log_level, log_format)
-    options = RunOptions(rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run)
+    options = RunOptions(
+        rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run, url=url,
+        api_key=api_key,
+    )  # fmt: skip
     sys.exit(asyncio.run(Daemon(options, formatter=formatter).run()))

@@ -54,6 +54,10 @@ def tail(
         if file_key and "${" in file_key:
             file_key = None  # an unset variable, not a key
     key = api_key or file_key or os.environ.get("PXSERV_API_KEY")
+    origin = (
+        "--api-key" if api_key else f"source.api_key in {rules_file}" if file_key
+        else "$PXSERV_API_KEY"
+    )  # fmt: skip
     if not key:
         raise click.UsageError(
             "no API key: pass --api-key, set PXSERV_API_KEY or give a rules file"
@@ -62,7 +66,7 @@ def tail(
     try:
         asyncio.run(follow(source, sys.stdout, record))
     except KeyRefusedError as exc:
-        click.echo(f"pxrules: {exc}", err=True)
+        click.echo(f"pxrules: PxServ refused the API key (from {origin}): {exc.reason}", err=True)
         sys.exit(ExitCode.REFUSED)
 
 

@@ -4,29 +4,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from reactivex import abc as rx_abc
 
 from ..alerts import Alert
 from ..engine import Engine, RuleSet
+from ..errors import ExitCode
 from ..rules import Config, load_file
+from .options import RunOptions
 
 log = logging.getLogger("pxrules.daemon")
 
 
-def load_for_run(path: Path, env: Mapping[str, str] | None) -> Config | None:
-    """The rules file as ``run`` needs it (unset variables are errors, an API key is set), or
-    ``None`` after logging every problem."""
-    result = load_file(path, env=env, strict_env=True)
+def load_for_run(options: RunOptions) -> Config | ExitCode:
+    """The rules file as ``run`` needs it (unset variables are errors, an API key is set, the
+    command line's ``--url``/``--api-key`` in place of the file's), or, after logging every
+    problem, the exit code: USAGE for a file that cannot be read, INVALID for one that is wrong."""
+    result = load_file(
+        options.rules_path, env=options.env, strict_env=True, source=options.source_overrides
+    )
     for problem in result.problems:
         log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+    if result.unreadable:
+        return ExitCode.USAGE
     config = result.config
     if config is not None and not config.source.api_key:
-        log.error("%s: source.api_key is not set (use ${PXSERV_API_KEY})", result.path)
-        return None
-    return config if result.ok else None
+        log.error(
+            "%s: source.api_key is not set: give --api-key, or api_key: ${PXSERV_API_KEY} "
+            "in the file's source",
+            result.path,
+        )
+        return ExitCode.INVALID
+    return config if result.ok and config is not None else ExitCode.INVALID
 
 
 def start_engine(

@@ -16,8 +16,6 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,6 +34,7 @@ from .http import HttpServer, parse_listen
 from .loading import load_for_run, start_engine
 from .metrics import Exporter, registry_for
 from .notifiers import build_targets
+from .options import RunOptions
 from .outbox import AlertOutbox
 from .redaction import RedactingFormatter, secrets_of
 from .routing import notify_map
@@ -45,17 +44,6 @@ from .store import Store
 log = logging.getLogger("pxrules.daemon")
 
 __all__ = ["Daemon", "RunOptions", "parse_listen"]
-
-
-@dataclass
-class RunOptions:
-    rules_path: Path
-    state_path: str = "pxrules-state.db"
-    http: str | None = None
-    dry_run: bool = False
-    grace: float = 10.0
-    checkpoint_interval: float = 5.0
-    env: dict[str, str] | None = None
 
 
 class Daemon:
@@ -105,10 +93,10 @@ class Daemon:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def run(self) -> int:
-        config = load_for_run(self.options.rules_path, self.options.env)
-        if config is None:
-            log.error("invalid rules file %s: not starting", self.options.rules_path)
-            return ExitCode.INVALID
+        config = load_for_run(self.options)
+        if isinstance(config, ExitCode):
+            log.error("cannot use the rules file %s: not starting", self.options.rules_path)
+            return config
         store = self.status.open_store(self.options.state_path, self.options.dry_run)
         self._session = aiohttp.ClientSession()
         self.outbox = AlertOutbox(store, dry_run=self.options.dry_run)
@@ -178,7 +166,9 @@ class Daemon:
         try:
             connected.result()
         except KeyRefusedError as exc:
-            log.error("PxServ refused the API key: %s", exc.reason)
+            log.error(
+                "PxServ refused the API key (from %s): %s", self.options.key_origin, exc.reason
+            )
             return ExitCode.REFUSED
         return ExitCode.OK
 
@@ -250,9 +240,14 @@ class Daemon:
     async def reload(self) -> bool:
         """SIGHUP: a valid file replaces the rules (state kept by rule name); else keep the old."""
         log.info("reloading %s", self.options.rules_path)
-        config = load_for_run(self.options.rules_path, self.options.env)
+        config = load_for_run(self.options)
         old_engine, old_config = self.engine, self.config
-        if config is None or old_engine is None or old_config is None or self.outbox is None:
+        if (
+            isinstance(config, ExitCode)
+            or old_engine is None
+            or old_config is None
+            or self.outbox is None
+        ):
             self.status.reloaded(False)
             log.error("reload failed: the rules file is invalid; the old rules stay in force")
             return False

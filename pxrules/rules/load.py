@@ -28,8 +28,10 @@ def load_text(
     *,
     env: Mapping[str, str] | None = None,
     strict_env: bool = False,
+    source: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """Validate rules-file text. ``strict_env`` makes unset ``${VAR}`` errors (as in ``run``)."""
+    """Validate rules-file text. ``strict_env`` makes unset ``${VAR}`` errors (as in ``run``);
+    ``source`` replaces fields of the file's ``source`` (``--url``, ``--api-key``)."""
     result = LoadResult(path)
     if "\x00" in text:
         result.problems.append(
@@ -43,7 +45,7 @@ def load_text(
             Problem(path, exc.mark.line, exc.mark.column, "error", "(root)", exc.message)
         )
         return result
-    checker = Validator(path, doc, os.environ if env is None else env, strict_env)
+    checker = Validator(path, doc, os.environ if env is None else env, strict_env, source)
     config, result.rule_count, result.notifier_count = checker.check()
     result.problems = sorted(set(checker.problems), key=lambda p: (p.line, p.column, p.message))
     if checker.full:
@@ -59,8 +61,10 @@ def load_file(
     *,
     env: Mapping[str, str] | None = None,
     strict_env: bool = False,
+    source: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """Read and validate a rules file. ``unreadable`` is set when it cannot be read at all."""
+    """Read and validate a rules file (``source`` as for :func:`load_text`). ``unreadable`` is
+    set when it cannot be read at all."""
     name = str(path)
     file = FilePath(path)
     result = LoadResult(name)
@@ -86,7 +90,7 @@ def load_file(
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         return fail(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): is it binary?", line, column)
-    return load_text(text, name, env=env, strict_env=strict_env)
+    return load_text(text, name, env=env, strict_env=strict_env, source=source)
 
 
 def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:

@@ -118,9 +118,26 @@ class Reporter:
 class Validator(Reporter):
     """Every check of the rules file; the whole-file ones that pydantic cannot make."""
 
-    def __init__(self, path: str, doc: YamlDocument, env: Mapping[str, str], strict_env: bool):
+    def __init__(
+        self,
+        path: str,
+        doc: YamlDocument,
+        env: Mapping[str, str],
+        strict_env: bool,
+        source_overrides: Mapping[str, str] | None = None,
+    ):
         super().__init__(path, doc, env, strict_env)
         self.notifier_names: list[str] = []  # every name defined, valid or not
+        self.source_overrides = dict(source_overrides or {})
+
+    def without_overridden(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The document without the source fields the command line replaces (their variables
+        need not be set)."""
+        raw_source = data.get("source")
+        if not self.source_overrides or not isinstance(raw_source, dict):
+            return data
+        kept = {k: v for k, v in raw_source.items() if k not in self.source_overrides}
+        return {**data, "source": kept}
 
     # -- the document ---------------------------------------------------------------------
 
@@ -136,7 +153,11 @@ class Validator(Reporter):
             if name not in TOP_LEVEL:
                 message = f"unknown field {name!r}{did_you_mean(name, list(TOP_LEVEL))}"
                 self.report((name,), message, key=True)
-        data = self.interpolate(data, ())
+        data = self.interpolate(self.without_overridden(data), ())
+        if self.source_overrides:  # given on the command line: not interpolated, not the file's
+            raw_source = data.get("source")
+            base = raw_source if isinstance(raw_source, dict) else {}
+            data["source"] = {**base, **self.source_overrides}
 
         source = self.validate(SourceSpec, data.get("source") or {}, ("source",))
         if source is not None and not self.covered_by_unset_var(("source", "url")):

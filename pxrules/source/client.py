@@ -189,8 +189,7 @@ class PxServSource:
                     retry = self.policy.after_refused(failures)
                     failures = retry.failures
                     self._board.set(ConnectionState.REFUSED, reason, failures, reconnects)
-                    if not ever_connected:
-                        log.error("PxServ refused the connection: %s", reason)
+                    if not ever_connected:  # final: the caller reports it, once
                         error = KeyRefusedError(reason)
                         settle(self._connected_once, error)
                         raise error from None

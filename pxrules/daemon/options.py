@@ -1,0 +1,31 @@
+"""What ``pxrules run`` was asked to do: the options of one daemon."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class RunOptions:
+    rules_path: Path
+    state_path: str = "pxrules-state.db"
+    http: str | None = None
+    dry_run: bool = False
+    grace: float = 10.0
+    checkpoint_interval: float = 5.0
+    env: dict[str, str] | None = None
+    url: str | None = None  # replaces the rules file's source.url (--url)
+    api_key: str | None = None  # replaces the rules file's source.api_key (--api-key)
+
+    @property
+    def source_overrides(self) -> dict[str, str]:
+        given = {"url": self.url, "api_key": self.api_key}
+        return {name: value for name, value in given.items() if value}
+
+    @property
+    def key_origin(self) -> str:
+        """Where the API key came from, for a message about a refused key."""
+        if self.api_key:
+            return "--api-key"
+        return f"source.api_key in {self.rules_path}"
