@@ -18,7 +18,10 @@ from .logs import setup_logging
 DEMO_KEY = "demo-key"
 
 
-@click.command()
+@click.command(
+    short_help="The simulator with demo rules: live readings and alerts.",
+    epilog="Ctrl-C stops it. Exit code 0.",
+)
 @click.option("--duration", type=float, default=None, help="Stop after S seconds.")
 def demo(duration: float | None) -> None:
     """Run the built-in simulator with demo rules: live readings and alerts."""

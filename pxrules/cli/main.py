@@ -15,8 +15,20 @@ from .schema import schema
 from .simulate import simulate
 from .tail import tail
 
+EPILOG = """\b
+Start here:
+  pxrules demo                      the simulator, demo rules and live alerts
+  pxrules check rules.yaml          every problem at FILE:LINE:COL
+  pxrules run rules.yaml            the alerting daemon
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+\b
+Shell completion (bash; zsh and fish likewise with zsh_source / fish_source):
+  eval "$(_PXRULES_COMPLETE=bash_source pxrules)"
+
+Docs: docs/reference.md (commands, exit codes), docs/rules.md (the rules file)."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, prog_name="pxrules")
 def cli() -> None:
     """Rules and alerting for PxServ: thresholds, dead sensors, notifications."""

@@ -18,10 +18,11 @@ from ..rules import load_file
 
 
 @click.command(
-    epilog="Examples:\n\n\b\n  pxrules tail --record ev.jsonl      # record live events"
-    "\n  pxrules replay rules.yaml ev.jsonl  # what would have fired, and when\n\n"
+    short_help="Back-test rules on recorded events.",
+    epilog="\b\nExamples:\n  pxrules tail > ev.jsonl              # record live events"
+    "\n  pxrules replay rules.yaml ev.jsonl   # what would have fired, and when\n\n"
     "Exit codes: 0 done, 1 invalid rules or records (or undelivered with --send), "
-    "2 unreadable file."
+    "2 unreadable file.",
 )
 @click.argument("rules_file", type=click.Path(path_type=Path))
 @click.argument("events_file", type=click.Path(path_type=Path))

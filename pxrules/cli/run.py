@@ -11,7 +11,14 @@ import click
 from .logs import LEVELS, setup_logging
 
 
-@click.command()
+@click.command(
+    short_help="Run the alerting daemon.",
+    epilog="\b\nExamples:\n  pxrules run rules.yaml --http :9464\n"
+    "  pxrules run rules.yaml --url http://127.0.0.1:8765 --api-key demo-key --dry-run\n\n"
+    "SIGHUP reloads the rules file; SIGTERM/SIGINT stop it (deliveries get 10 s).\n\n"
+    "Exit codes: 0 stopped by a signal, 1 invalid rules, 2 unreadable file or --http address "
+    "in use, 3 PxServ refused the API key.",
+)
 @click.argument("rules_file", type=click.Path(path_type=Path))
 @click.option(
     "--state",

@@ -9,7 +9,12 @@ import click
 from ..rules.schema import json_schema
 
 
-@click.command()
+@click.command(
+    short_help="Print the JSON Schema of the rules file.",
+    epilog="\b\nExample (yaml-language-server in VS Code and others):\n"
+    "  pxrules schema > rules.schema.json\n"
+    "  # first line of rules.yaml:  # yaml-language-server: $schema=./rules.schema.json",
+)
 def schema() -> None:
     """Print the JSON Schema of the rules file (for yaml-language-server)."""
     click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))

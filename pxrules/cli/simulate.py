@@ -11,11 +11,21 @@ import click
 from .logs import setup_logging
 
 
-@click.command()
+@click.command(
+    short_help="Run the PxServ simulator alone.",
+    epilog="\b\nExample:\n  pxrules simulate --demo-data &\n"
+    "  curl -X POST localhost:8765/database/setData -H 'apikey: demo-key' \\\n"
+    '       -H \'content-type: application/json\' -d \'{"key":"humidity","value":"75"}\'',
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to bind (0: any).")
 @click.option("--api-key", default="demo-key", show_default=True, help="The project key to accept.")
-@click.option("--demo-data/--no-demo-data", default=False, help="Generate the demo readings.")
+@click.option(
+    "--demo-data/--no-demo-data",
+    default=False,
+    show_default=True,
+    help="Generate the demo readings.",
+)
 def simulate(host: str, port: int, api_key: str, demo_data: bool) -> None:
     """Run the PxServ simulator (Socket.IO + REST) for testing rules and apps."""
     setup_logging("warning")

@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     from ..source import PxServSource
 
 
-@click.command()
+@click.command(
+    short_help="Print live events (in the replay format).",
+    epilog="\b\nExamples:\n  pxrules tail rules.yaml                 # url and key from the file"
+    "\n  pxrules tail --url http://127.0.0.1:8765 --api-key demo-key > ev.jsonl\n\n"
+    "Exit codes: 0 stopped by Ctrl-C, 1 invalid rules file, 2 no API key, 3 key refused.",
+)
 @click.argument("rules_file", required=False, type=click.Path(path_type=Path))
 @click.option(
     "--url", default=None, help="PxServ URL (default: the rules file's, or api.pxserv.net)."
