@@ -100,7 +100,9 @@ def run_cli(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, 
 def test_example_is_valid() -> None:
     code, out = run_cli("check", str(EXAMPLE), env={"PXSERV_API_KEY": "k"})
     assert code == 0, out
-    assert out.strip().endswith("rules.example.yaml: 5 rules, 3 notifiers, OK")
+    assert out.strip().endswith(
+        "rules.example.yaml: 5 rules, notifiers log, phone, ops-hook, fan-on, OK"
+    )
 
 
 def test_unset_variable_is_warning_but_strict_fails() -> None:

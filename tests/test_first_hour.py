@@ -121,3 +121,52 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
     err = io.StringIO()
     assert run_replay(rules, events, "text", False, io.StringIO(), err) == 0
     assert "\r" not in err.getvalue()
+
+
+def check_lines(tmp_path: Path, text: str) -> list[str]:
+    path = write(tmp_path / "r.yaml", text)
+    result = CliRunner().invoke(cli, ["check", str(path)])
+    return [line.removeprefix(f"{path}:") for line in result.stdout.splitlines()]
+
+
+def test_a_tab_in_yaml_says_tabs(tmp_path: Path) -> None:
+    lines = check_lines(tmp_path, "rules:\n\t- name: a\n")
+    assert lines[0] == (
+        "2:1: error: (root): YAML syntax error: a tab character: YAML is indented with spaces, "
+        "never tabs"
+    )
+
+
+def test_a_condition_or_list_in_the_wrong_form_shows_the_right_one(tmp_path: Path) -> None:
+    text = (
+        "rules:\n  - name: a\n    key: k\n    when: above 70\n    notify: phone\n"
+        "    where: {door: open}\n"
+    )
+    assert check_lines(tmp_path, text)[:3] == [
+        "4:11: error: rules[0].when: when is a mapping of conditions, e.g. `when: {above: 70}` "
+        "(got 'above 70')",
+        "5:13: error: rules[0].notify: notify is a list, e.g. `notify: [phone, ops-hook]` "
+        "(got 'phone')",
+        "6:19: error: rules[0].where.door: a key under where takes a mapping of conditions, "
+        "e.g. `door: {equals: closed}` (got 'open')",
+    ]
+
+
+def test_check_names_the_notifiers_as_run_does(tmp_path: Path) -> None:
+    lines = check_lines(tmp_path, "rules: [{name: a, key: k, when: {above: 1}}]\n")
+    assert lines == [" 1 rule, notifiers log, OK"]
+
+
+async def test_cannot_connect_before_the_first_connection_gives_a_hint(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as bound:  # bound, not listening: every connect is refused
+        bound.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{bound.getsockname()[1]}"
+        rules = write(tmp_path / "rules.yaml", NO_SOURCE)
+        daemon = DaemonProc(rules, tmp_path / "s.db", "--url", url, "--api-key", API_KEY)
+        await daemon.start(wait_connected=False)
+        line = await daemon.wait_log(lambda m: m.startswith("cannot connect to "))
+        assert await daemon.stop() == 0
+    assert line.startswith(f"cannot connect to {url}: ")
+    assert line.endswith("(is the URL right, is PxServ reachable?)")

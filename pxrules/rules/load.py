@@ -47,6 +47,7 @@ def load_text(
         return result
     checker = Validator(path, doc, os.environ if env is None else env, strict_env, source)
     config, result.rule_count, result.notifier_count = checker.check()
+    result.notifier_names = tuple(checker.notifier_names)
     result.problems = sorted(set(checker.problems), key=lambda p: (p.line, p.column, p.message))
     if checker.full:
         result.problems.append(

@@ -64,7 +64,8 @@ class LoadResult:
     config: Config | None = None
     unreadable: bool = False
     rule_count: int = 0
-    notifier_count: int = 0
+    notifier_count: int = 0  # defined in the file (the built-in `log` not counted)
+    notifier_names: tuple[str, ...] = ()
 
     @property
     def errors(self) -> list[Problem]:
@@ -82,9 +83,9 @@ class LoadResult:
         if self.ok:
             n = len(self.warnings)
             tail = f", {n} warning{'s' if n != 1 else ''}" if n else ""
-            return (
-                f"{self.path}: {self.rule_count} rules, {self.notifier_count} notifiers, OK{tail}"
-            )
+            rules = f"{self.rule_count} rule{'s' if self.rule_count != 1 else ''}"
+            notifiers = ", ".join(("log", *self.notifier_names))
+            return f"{self.path}: {rules}, notifiers {notifiers}, OK{tail}"
         n_err, n_warn = len(self.errors), len(self.warnings)
         return (
             f"{self.path}: {n_err} error{'s' if n_err != 1 else ''}, "

@@ -74,9 +74,54 @@ def describe(error: Any, data: Any) -> tuple[Path, bool, str]:
         name = str(loc[-1]) if loc else "?"
         return tuple(loc), True, f"unknown field {name!r}{did_you_mean(name, FIELD_NAMES)}"
     message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    field = loc[-1] if loc and isinstance(loc[-1], str) else None
+    if kind in ("model_type", "dict_type") and field in CONDITION_FIELDS:
+        return (
+            tuple(loc),
+            False,
+            (
+                f"{field} is a mapping of conditions, e.g. `{field}: {{above: 70}}` "
+                f"(got {_shown(node)})"
+            ),
+        )
+    if kind in ("model_type", "dict_type") and len(loc) >= 2 and loc[-2] == "where":
+        return (
+            tuple(loc),
+            False,
+            (
+                f"a key under where takes a mapping of conditions, e.g. `{loc[-1]}: "
+                f"{{equals: closed}}` (got {_shown(node)})"
+            ),
+        )
+    if kind == "list_type" and field in LIST_FIELDS:
+        example = LIST_FIELDS[field]
+        return (
+            tuple(loc),
+            False,
+            f"{field} is a list, e.g. `{field}: {example}` (got {_shown(node)})",
+        )
     if kind == "literal_error" and isinstance(node, str) and loc and loc[-1] == "severity":
         message += did_you_mean(node, ["info", "warning", "critical"])
     return tuple(loc), False, message
+
+
+#: Fields whose value is a condition mapping, and list fields with an example of their form.
+CONDITION_FIELDS = frozenset({"when", "clear", "not"})
+LIST_FIELDS = {
+    "notify": "[phone, ops-hook]",
+    "keys": '["greenhouse/*"]',
+    "in": '["open", "ajar"]',
+    "not_in": '["ok"]',
+    "toggle": "[buzzer]",
+    "remove": "[alert]",
+    "all": "[{above: 10}, {below: 20}]",
+    "any": "[{equals: open}, {equals: ajar}]",
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def join_alternatives(messages: list[str]) -> str:

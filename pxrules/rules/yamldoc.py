@@ -253,6 +253,11 @@ class _Builder:
         return text
 
 
+def _is_tab(text: str, line: int, column: int) -> bool:
+    lines = text.splitlines()
+    return 0 <= line < len(lines) and lines[line][column : column + 1] == "\t"
+
+
 def load_yaml(
     text: str,
     *,
@@ -272,6 +277,9 @@ def load_yaml(
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
+        if mark is not None and _is_tab(text, mark.line, mark.column):
+            message = "a tab character: YAML is indented with spaces, never tabs"
+            raise YamlFatal(f"YAML syntax error: {message}", where) from None
         raise YamlFatal(f"YAML syntax error: {problem}{context}", where) from None
     except yaml.YAMLError as exc:
         raise YamlFatal(f"YAML error: {str(exc)[:200]}", Mark(1, 1)) from None

@@ -204,8 +204,14 @@ class PxServSource:
                     retry = self.policy.after_failed_connect(failures)
                     failures = retry.failures
                     self._board.set(ConnectionState.DISCONNECTED, reason, failures, reconnects)
+                    # Until the first connection, the likely causes: say them.
+                    hint = "" if ever_connected else " (is the URL right, is PxServ reachable?)"
                     log.warning(
-                        "cannot connect to %s: %s; retrying in %.1fs", self.url, reason, retry.delay
+                        "cannot connect to %s: %s; retrying in %.1fs%s",
+                        self.url,
+                        reason,
+                        retry.delay,
+                        hint,
                     )
                 await self._sleep(retry.delay)
                 continue
