@@ -51,13 +51,13 @@ def hand_written(events: list[Event]) -> list[tuple[str, str, str | None, str]]:
             firing[event.key] = above
             at = event.at.isoformat()
             if above:
-                since[event.key] = at
+                since[event.key] = event.at.astimezone().isoformat(sep=" ", timespec="seconds")
             rule, state = RULE_OF[event.key], "firing" if above else "resolved"
             out.append({
                 "rule": rule, "key": event.key, "state": state, "value": event.value,
                 "number": event.number, "at": at, "since": since[event.key],
                 "title": f"{rule} {state}: {event.key} = {event.value}",
-                "message": f"{rule}: {event.key} is {event.value} (since {since[event.key]})",
+                "message": f"{event.key} is {event.value} (since {since[event.key]})",
             })  # fmt: skip
     return [(str(a["key"]), str(a["state"]), a["value"], str(a["title"])) for a in out]  # type: ignore[misc]
 

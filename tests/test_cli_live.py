@@ -113,7 +113,7 @@ async def test_demo_shows_the_promised_alerts_within_30_seconds() -> None:
         "ALERT FIRING humidity-high",
         "ALERT RESOLVED humidity-high",
         "ALERT FIRING soil-sensor-silent",
-        "ALERT FIRING door [info] door=1: door opened",
+        "ALERT CHANGED door [info] door=1: door opened",
     ):
         assert expected in text, text
 

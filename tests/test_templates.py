@@ -1,39 +1,10 @@
-"""Templates: the sandbox, undefined names, the names they read, and the built-in texts."""
+"""Templates: the sandbox, undefined names, the names they read, the localtime filter."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from pxrules.rules.templates import (
-    DEFAULT_MESSAGE,
-    DEFAULT_TITLE,
-    SAMPLE,
-    Template,
-    TemplateError,
-    default_message,
-    default_title,
-)
-
-text = st.text(max_size=20)
-
-
-@given(rule=text, state=st.sampled_from(["firing", "resolved"]), key=text, value=text | st.none())
-def test_the_built_in_title_is_what_jinja_renders(
-    rule: str, state: str, key: str, value: str | None
-) -> None:
-    context = {"rule": rule, "state": state, "key": key, "value": value}
-    assert default_title(rule, state, key, value) == Template(DEFAULT_TITLE).render_jinja(**context)
-
-
-@given(rule=text, description=text, key=text, value=text | st.none(), since=text)
-def test_the_built_in_message_is_what_jinja_renders(
-    rule: str, description: str, key: str, value: str | None, since: str
-) -> None:
-    context = {"rule": rule, "description": description, "key": key, "value": value, "since": since}
-    expected = Template(DEFAULT_MESSAGE).render_jinja(**context)
-    assert default_message(rule, description, key, value, since) == expected
+from pxrules.rules.templates import SAMPLE, Template, TemplateError
 
 
 def test_a_template_knows_the_names_it_reads() -> None:
@@ -53,11 +24,6 @@ def test_the_sandbox_refuses_reaching_into_python() -> None:
 def test_a_syntax_error_is_a_template_error() -> None:
     with pytest.raises(TemplateError, match="syntax error"):
         Template("{{ key ")
-
-
-def test_render_map_falls_back_to_jinja_when_a_default_misses_a_name() -> None:
-    with pytest.raises(TemplateError, match="undefined"):
-        Template(DEFAULT_TITLE).render_map({"rule": "r", "key": "k", "value": "v"})
 
 
 def test_every_documented_name_is_in_the_check_sample_and_the_engine_context() -> None:
@@ -85,3 +51,15 @@ def test_every_documented_name_is_in_the_check_sample_and_the_engine_context() -
     assert len(alerts) == 1
     assert alerts[0].startswith("rule=hot description= key=t value=31 number=31.0 previous=None")
     assert "icon=th" in alerts[0] and alerts[0].endswith("values=31")
+
+
+def test_the_localtime_filter_shows_a_time_in_a_zone() -> None:
+    since = "2025-03-31T17:40:19.653Z"
+    assert Template("{{ since | localtime('%H:%M', 'Europe/Istanbul') }}").render(since=since) == (
+        "20:40"
+    )
+    shown = Template("{{ since | localtime }}").render(since=since)
+    from datetime import UTC, datetime
+
+    local = datetime(2025, 3, 31, 17, 40, 19, 653000, tzinfo=UTC).astimezone()
+    assert shown == local.strftime("%H:%M:%S")

@@ -30,13 +30,13 @@ class AlertOutbox:
     on reload). In a dry run alerts are only logged.
     """
 
-    def __init__(self, store: Store, *, dry_run: bool = False) -> None:
+    def __init__(self, store: Store, log_target: LogTarget, *, dry_run: bool = False) -> None:
         self.store = store
         self.dry_run = dry_run
+        self._log = log_target
         self.engine: Engine | None = None
         self.dispatcher: Dispatcher | None = None
         self.notify: Mapping[str, Sequence[str]] = {}
-        self._log = LogTarget()
         self._pending: list[Alert] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()

@@ -27,6 +27,11 @@ def notify_map(config: Config) -> dict[str, tuple[str, ...]]:
     return {rule.name: rule.notify for rule in config.rules}
 
 
+def event_rules(config: Config) -> set[str]:
+    """The names of the event rules (their matches are changes, not alerts that start firing)."""
+    return {rule.name for rule in config.rules if rule.is_event_rule}
+
+
 def route(
     alert: Alert,
     notify: NotifyMap,

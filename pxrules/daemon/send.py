@@ -12,7 +12,8 @@ from ..alerts import Alert
 from ..rules import Config
 from .delivery import Dispatcher
 from .notifiers import build_targets
-from .routing import notify_map, route
+from .notifiers.log import LogTarget
+from .routing import event_rules, notify_map, route
 
 
 async def deliver(config: Config, alerts: Sequence[Alert], grace: float = 60.0) -> int:
@@ -21,7 +22,9 @@ async def deliver(config: Config, alerts: Sequence[Alert], grace: float = 60.0) 
     notify = notify_map(config)
     async with aiohttp.ClientSession() as session:
         dispatcher = Dispatcher(
-            build_targets(config.notifiers, config.source, session),
+            build_targets(
+                config.notifiers, config.source, session, log_target=LogTarget(event_rules(config))
+            ),
             None,
             retry_for={name: min(spec.retry_for, grace) for name, spec in config.notifiers.items()},
         )

@@ -34,10 +34,11 @@ from .http import HttpServer, parse_listen
 from .loading import load_for_run, start_engine
 from .metrics import Exporter, registry_for
 from .notifiers import build_targets
+from .notifiers.log import LogTarget
 from .options import RunOptions
 from .outbox import AlertOutbox
 from .redaction import RedactingFormatter, secrets_of
-from .routing import notify_map
+from .routing import event_rules, notify_map
 from .signals import signal_handlers
 from .store import Store
 
@@ -67,6 +68,7 @@ class Daemon:
         self.status = ServiceStatus()
         self.http = HttpServer(self.health, registry_for(self._exporters))
         self._stop = asyncio.Event()
+        self._log_target = LogTarget()  # one across reloads: it learns the event rules
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -99,7 +101,7 @@ class Daemon:
             return config
         store = self.status.open_store(self.options.state_path, self.options.dry_run)
         self._session = aiohttp.ClientSession()
-        self.outbox = AlertOutbox(store, dry_run=self.options.dry_run)
+        self.outbox = AlertOutbox(store, self._log_target, dry_run=self.options.dry_run)
         self._install(config)
         self.dispatcher = self._start_dispatcher(config)
         await self._resume_outbox()
@@ -203,13 +205,16 @@ class Daemon:
         self.config = config
         assert self.outbox is not None
         self.outbox.notify = notify_map(config)
+        self._log_target.event_rules = event_rules(config)
         if self.formatter is not None:
             self.formatter.set_secrets(secrets_of(config.source, dict(config.notifiers)))
 
     def _start_dispatcher(self, config: Config) -> Dispatcher:
         assert self._session is not None and self.outbox is not None
         dispatcher = Dispatcher(
-            build_targets(config.notifiers, config.source, self._session),
+            build_targets(
+                config.notifiers, config.source, self._session, log_target=self._log_target
+            ),
             None if self.options.dry_run else self.status.store,
             retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
         )

@@ -12,11 +12,12 @@ import fnmatch
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..rules.conditions import Predicate, compile_condition, stale_durations
 from ..rules.model import Config, RuleDef
-from ..rules.templates import DEFAULT_MESSAGE, DEFAULT_TITLE
 
 Plan = tuple[tuple["CompiledRule", ...], int]
 
@@ -34,8 +35,9 @@ class CompiledRule:
     stale: tuple[float, ...]
     event_rule: bool  # `when` uses changed/changed_by (cached: the tree walk is per evaluation)
     plain: bool  # no debounce and no stale clock: an event is evaluated at once, on the key itself
-    renders: frozenset[str]  # the template variables its title and message read
-    default_texts: bool  # the built-in title and message (rendered without Jinja)
+    renders: frozenset[str]  # the template variables its own title and message read
+    zone: tzinfo | None  # of the times in the built-in texts (None: local)
+    stale_for: float | None  # `when` watches for silence this long (the built-in texts say so)
 
     @classmethod
     def compile(cls, index: int, definition: RuleDef) -> CompiledRule:
@@ -52,9 +54,11 @@ class CompiledRule:
             stale=tuple(sorted(set(stale))),
             event_rule=definition.is_event_rule,
             plain=not stale and not definition.debounce,
-            renders=definition.title.names | definition.message.names,
-            default_texts=definition.title.source == DEFAULT_TITLE
-            and definition.message.source == DEFAULT_MESSAGE,
+            renders=frozenset().union(
+                *(t.names for t in (definition.title, definition.message) if t is not None)
+            ),
+            zone=ZoneInfo(definition.timezone) if definition.timezone else None,
+            stale_for=min(stale_durations(definition.when), default=None),
         )
 
 

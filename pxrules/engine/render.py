@@ -1,7 +1,7 @@
 """Turning a rule's transition into an :class:`~pxrules.alerts.Alert`: ids, title, message.
 
-The built-in title and message are plain Python (the same text Jinja would render, without its
-cost); a rule's own templates get the names of docs/rules.md, with times formatted only when a
+A rule without its own title or message gets the built-in ones (:mod:`.texts`, plain Python);
+a rule's own templates get the names of docs/rules.md, with times formatted only when a
 template reads them. A template that fails at run time still lets the alert go out, with a
 plain text that says what fired.
 """
@@ -15,8 +15,10 @@ from typing import Any
 
 from ..alerts import Alert, AlertState, alert_id_base, fingerprint, new_alert
 from ..events import format_time
-from ..rules.templates import TemplateError, default_message, default_title
+from ..rules.templates import Template, TemplateError
+from . import texts
 from .compiled import CompiledRule
+from .texts import Case
 from .tracks import AlertTrack, EngineStats, KeyValue
 
 log = logging.getLogger("pxrules.rules")
@@ -71,11 +73,19 @@ class AlertRenderer:
         if not id_base:
             fp = track.fingerprint = fingerprint(d.name, key)
             id_base = track.id_base = alert_id_base(fp, self.id_salt)
-        if rule.default_texts:  # the built-in title and message: no template machinery
-            title = default_title(d.name, state, key, value)
-            message = default_message(d.name, d.description or "", key, value, format_time(since))
-        else:
-            title, message = self._texts(rule, key, entry, state, since, at)
+        if d.title is None or d.message is None:
+            case = Case(
+                d.name, d.description or "", key, value, previous, state, since, at,
+                rule.event_rule, rule.stale_for,
+            )  # fmt: skip
+            title = texts.title(case, d.language) if d.title is None else ""
+            message = texts.message(case, d.language, rule.zone) if d.message is None else ""
+        if d.title is not None or d.message is not None:
+            context = self._context(rule, key, entry, state, since, at)
+            if d.title is not None:
+                title = self._render(rule, d.title, "title", context)
+            if d.message is not None:
+                message = self._render(rule, d.message, "message", context)
         return new_alert(
             f"{id_base}{track.seq:016x}",  # alerts.alert_id, without hashing per alert
             fp,
@@ -92,7 +102,7 @@ class AlertRenderer:
             message,
         )
 
-    def _texts(
+    def _context(
         self,
         rule: CompiledRule,
         key: str,
@@ -100,10 +110,10 @@ class AlertRenderer:
         state: AlertState,
         since: datetime,
         at: datetime,
-    ) -> tuple[str, str]:
+    ) -> dict[str, Any]:
         d = rule.definition
         renders = rule.renders  # times are formatted only for templates that show them
-        context = {
+        return {
             "rule": d.name,
             "description": d.description or "",
             "key": key,
@@ -117,14 +127,14 @@ class AlertRenderer:
             "values": self._values_view,
             "icon": entry.icon if entry else None,
         }
-        return self._render(rule, "title", context), self._render(rule, "message", context)
 
-    def _render(self, rule: CompiledRule, which: str, context: dict[str, Any]) -> str:
-        d = rule.definition
-        template = d.title if which == "title" else d.message
+    def _render(
+        self, rule: CompiledRule, template: Template, which: str, context: dict[str, Any]
+    ) -> str:
         try:
             return template.render_map(context)
         except TemplateError as exc:
+            name = rule.definition.name
             self._stats.errors += 1
-            log.error("rule %r: %s template failed: %s", d.name, which, exc)
-            return f"{d.name} {context['state']}: {context['key']} = {context['value']}"
+            log.error("rule %r: %s template failed: %s", name, which, exc)
+            return f"{name} {context['state']}: {context['key']} = {context['value']}"

@@ -18,13 +18,14 @@ from .conditions import stale_durations
 from .schema import (
     Condition,
     DefaultsSpec,
+    Language,
     NotifierSpec,
     RuleSpec,
     Severity,
     SourceSpec,
     is_event_condition,
 )
-from .templates import DEFAULT_MESSAGE, DEFAULT_TITLE, Template
+from .templates import Template
 
 #: Fields that do not apply to an event rule (every matching event notifies).
 LEVEL_ONLY = ("for_", "clear", "keep_firing_for", "resolve")
@@ -49,8 +50,10 @@ class RuleDef:
     resolve: bool = False
     severity: Severity = "warning"
     notify: tuple[str, ...] = ("log",)
-    title: Template = field(default_factory=lambda: Template(DEFAULT_TITLE))
-    message: Template = field(default_factory=lambda: Template(DEFAULT_MESSAGE))
+    title: Template | None = None  # None: the built-in title (pxrules.engine.texts)
+    message: Template | None = None  # None: the built-in message
+    language: Language = "en"  # of the built-in texts
+    timezone: str | None = None  # of the times in the built-in texts (None: local)
 
     @property
     def is_event_rule(self) -> bool:
@@ -108,6 +111,8 @@ def compile_rule(rule: RuleSpec, defaults: DefaultsSpec) -> RuleDef:
         resolve=bool(pick("resolve")),
         severity=pick("severity") or "warning",
         notify=tuple(pick("notify") or ("log",)),
-        title=Template(pick("title") or DEFAULT_TITLE),
-        message=Template(pick("message") or DEFAULT_MESSAGE),
+        title=Template(title) if (title := pick("title")) else None,
+        message=Template(message) if (message := pick("message")) else None,
+        language=pick("language") or "en",
+        timezone=pick("timezone"),
     )

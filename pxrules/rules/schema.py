@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -32,6 +33,21 @@ BOOL_FIELDS = frozenset({"snapshot", "resolve", "changed", "removed"})
 EVENT_CONDITIONS = ("changed", "changed_by")
 
 Severity = Literal["info", "warning", "critical"]
+Language = Literal["en", "tr"]
+
+
+def _time_zone(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r:.60}: use an IANA name such as Europe/Istanbul or UTC"
+            ) from None
+    return value
+
+
+TimeZone = Annotated[str, BeforeValidator(_time_zone)]
 
 
 def _duration(value: Any) -> float:
@@ -264,6 +280,14 @@ class RuleOptions(Strict):
     )
     title: str | None = Field(None, description="Jinja2 template of the notification title.")
     message: str | None = Field(None, description="Jinja2 template of the notification body.")
+    language: Language | None = Field(
+        None, description="Language of the built-in title and message: en (default) or tr."
+    )
+    timezone: TimeZone | None = Field(
+        None,
+        description="Time zone of the times in the built-in texts, e.g. Europe/Istanbul "
+        "(default: the machine's local time).",
+    )
 
 
 class DefaultsSpec(RuleOptions):

@@ -9,9 +9,11 @@ internals. Event values are data handed in as variables: they are never parsed a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
@@ -38,6 +40,16 @@ _ENV = ImmutableSandboxedEnvironment(
     autoescape=False,
     keep_trailing_newline=False,
 )
+
+
+def localtime(value: str, fmt: str = "%H:%M:%S", zone: str | None = None) -> str:
+    """The ``localtime`` filter: an ISO-8601 time (``since``, ``at``) in the machine's local
+    zone, or ``zone``, as ``fmt`` (strftime): ``{{ since | localtime }}`` → ``20:40:19``."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.astimezone(ZoneInfo(zone) if zone else None).strftime(fmt)
+
+
+_ENV.filters["localtime"] = localtime
 
 
 class TemplateError(ValueError):
@@ -84,38 +96,13 @@ def _compile(source: str) -> tuple[jinja2.Template, frozenset[str]]:
     return _ENV.from_string(source), names
 
 
-DEFAULT_TITLE = "{{ rule }} {{ state }}: {{ key }} = {{ value }}"
-DEFAULT_MESSAGE = "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})"
-
-
-# The built-in defaults render on every alert of most rules: plain Python, same output as Jinja
-# (a test renders both ways and compares). The engine calls these two directly.
-def default_title(rule: str, state: str, key: str, value: str | None) -> str:
-    """:data:`DEFAULT_TITLE` rendered."""
-    return f"{rule} {state}: {key} = {value}"
-
-
-def default_message(rule: str, description: str, key: str, value: str | None, since: str) -> str:
-    """:data:`DEFAULT_MESSAGE` rendered."""
-    return f"{description or rule}: {key} is {value} (since {since})"
-
-
-_FAST: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    DEFAULT_TITLE: lambda c: default_title(c["rule"], c["state"], c["key"], c["value"]),
-    DEFAULT_MESSAGE: lambda c: default_message(
-        c["rule"], c["description"], c["key"], c["value"], c["since"]
-    ),
-}
-
-
 class Template:
     """A compiled template; compiling is cached by source text (rules share defaults)."""
 
-    __slots__ = ("_fast", "_template", "names", "source")
+    __slots__ = ("_template", "names", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._fast = _FAST.get(source)
         try:
             self._template, names = _compile(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -127,15 +114,7 @@ class Template:
         return self.render_map(context)
 
     def render_map(self, context: Mapping[str, Any]) -> str:
-        """Like :meth:`render`, with the variables in a mapping (no keyword unpacking)."""
-        if self._fast is not None:
-            try:
-                return self._fast(context)
-            except KeyError:
-                pass  # a name is missing: let Jinja say which
-        return self.render_jinja(**context)
-
-    def render_jinja(self, **context: Any) -> str:
+        """Like :meth:`render`, with the variables in a mapping."""
         try:
             return self._template.render(**context)
         except jinja2.UndefinedError as exc:

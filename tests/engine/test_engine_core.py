@@ -150,19 +150,6 @@ def test_stale_and_for_together() -> None:
     ]
 
 
-@pytest.mark.parametrize("description", ["Too humid", "", None])
-@pytest.mark.parametrize("value", ["71.5", None, "{{ x }}"])
-def test_default_template_fast_path_matches_jinja(
-    description: str | None, value: str | None
-) -> None:
-    from pxrules.rules.templates import DEFAULT_MESSAGE, DEFAULT_TITLE, SAMPLE, Template
-
-    context = {**SAMPLE, "description": description, "value": value}
-    for source in (DEFAULT_TITLE, DEFAULT_MESSAGE):
-        template = Template(source)
-        assert template.render(**context) == template.render_jinja(**context)
-
-
 def test_changes_are_what_was_touched_since_last_time() -> None:
     scheduler = TestScheduler()
     rules = (
@@ -179,25 +166,6 @@ def test_changes_are_what_was_touched_since_last_time() -> None:
     second = engine.changes()
     assert set(second["values"]) == {"z"} and second["tracks"] == {}
     assert engine.changes()["values"] == {}
-
-
-def test_builtin_texts_without_jinja_equal_the_jinja_rendering() -> None:
-    """The engine renders the default title and message in plain Python; the same templates
-    forced through Jinja (an empty expression appended) give the same texts, with and
-    without a description."""
-    steps = [(0, "h", "71"), (5, "h", "ERR"), (9, "h", "50"), (12, "h", "80")]
-    jinja = "title: \"{{ rule }} {{ state }}: {{ key }} = {{ value }}{{ '' }}\"\n" + (
-        'message: "{{ description or rule }}: {{ key }} is {{ value }} (since {{ since }})'
-        "{{ '' }}\""
-    )
-    for extra in ("", "description: Too humid\n"):
-        base = f"key: h\nwhen: {{above: 70}}\nresolve: true\n{extra}"
-        fast = run_alerts(rule(base), steps)
-        slow = run_alerts(rule(base + jinja), steps)
-        assert RuleSet.from_text(rule(base)).rules[0].default_texts
-        assert not RuleSet.from_text(rule(base + jinja)).rules[0].default_texts
-        assert [a.state for _, a in fast] == ["firing", "resolved", "firing"]
-        assert [(a.title, a.message) for _, a in fast] == [(a.title, a.message) for _, a in slow]
 
 
 def test_times_are_formatted_only_for_templates_that_show_them() -> None:

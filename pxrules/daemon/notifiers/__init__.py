@@ -24,9 +24,12 @@ def build_targets(
     notifiers: Mapping[str, NotifierSpec],
     source: SourceSpec,
     session: aiohttp.ClientSession,
+    *,
+    log_target: LogTarget | None = None,
 ) -> dict[str, list[Target]]:
-    """Notifier name → its targets. An Apprise notifier with N URLs has N targets."""
-    targets: dict[str, list[Target]] = {"log": [LogTarget()]}
+    """Notifier name → its targets. An Apprise notifier with N URLs has N targets; ``log`` is
+    ``log_target`` when given (the daemon keeps one across reloads)."""
+    targets: dict[str, list[Target]] = {"log": [log_target or LogTarget()]}
     for name, spec in notifiers.items():
         if spec.apprise is not None:
             urls = spec.apprise_urls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 from .base import Outcome, Result, Target
@@ -13,7 +14,14 @@ _LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.
 
 
 class LogTarget(Target):
+    """``FIRING rule [severity] key=value: message``; an event rule's match says ``CHANGED``
+    (its document's state is ``firing``, but nothing has started to fire)."""
+
     name = "log"
+
+    def __init__(self, event_rules: Collection[str] = ()) -> None:
+        #: Names of the event rules (the daemon updates it in place on reload).
+        self.event_rules = set(event_rules)
 
     async def send(self, document: dict[str, Any]) -> Result:
         level = (
@@ -24,7 +32,7 @@ class LogTarget(Target):
         log.log(
             level,
             "%s %s [%s] %s=%s: %s",
-            document["state"].upper(),
+            "CHANGED" if document["rule"] in self.event_rules else document["state"].upper(),
             document["rule"],
             document["severity"],
             document["key"],

@@ -1,0 +1,114 @@
+"""The built-in title and message of an alert, in English or Turkish, with times in one zone.
+
+A rule without its own ``title``/``message`` gets these. They say what happened in words that
+fit the case — a threshold firing, a resolve (with how long it fired), an event rule's change,
+a silent sensor — and show times in the rule's ``timezone`` (default: the machine's local
+zone) with the offset, the zone the log's own timestamps use.
+
+>>> from datetime import datetime, UTC
+>>> since = datetime(2025, 3, 31, 17, 40, 19, tzinfo=UTC)
+>>> at = datetime(2025, 3, 31, 17, 43, 39, tzinfo=UTC)
+>>> ist = ZoneInfo("Europe/Istanbul")
+>>> firing = Case("humid", "", "humidity", "75", None, "firing", since, at)
+>>> title(firing, "en"), message(firing, "en", ist)
+('humid firing: humidity = 75', 'humidity is 75 (since 2025-03-31 20:40:19+03:00)')
+>>> resolved = Case("humid", "Too humid", "humidity", "60", "75", "resolved", since, at)
+>>> message(resolved, "en", ist)
+'Too humid: humidity is 60 now; it was firing from 2025-03-31 20:40:19+03:00 for 3m20s'
+>>> message(resolved, "tr", ist)
+'Too humid: humidity şimdi 60; 2025-03-31 20:40:19+03:00 itibarıyla 3m20s boyunca alarmdaydı'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from ..rules.durations import format_duration
+
+__all__ = ["Case", "ZoneInfo", "local_time", "message", "title"]
+
+
+@dataclass(slots=True)
+class Case:
+    """What the texts of one notification are about."""
+
+    rule: str
+    description: str
+    key: str
+    value: str | None
+    previous: str | None
+    state: str  # firing | resolved
+    since: datetime
+    at: datetime
+    event_rule: bool = False
+    stale_for: float | None = None  # the rule watches for silence this long
+
+
+_LOCAL: dict[tuple[int, tzinfo | None], str] = {}
+
+
+def local_time(moment: datetime, zone: tzinfo | None = None) -> str:
+    """``2025-03-31 20:40:19+03:00``: to the second, in ``zone`` (default: local), with the
+    offset. Cached to the second (the same instants recur across alerts)."""
+    cache_key = (int(moment.timestamp()), zone)
+    text = _LOCAL.get(cache_key)
+    if text is None:
+        if len(_LOCAL) > 4096:
+            _LOCAL.clear()
+        shown = moment.astimezone(zone) if zone is not None else moment.astimezone()
+        text = _LOCAL[cache_key] = shown.isoformat(sep=" ", timespec="seconds")
+    return text
+
+
+def title(case: Case, language: str) -> str:
+    if case.event_rule:
+        return f"{case.rule}: {case.key} = {case.value}"
+    if language == "tr":
+        word = "alarm" if case.state == "firing" else "düzeldi"
+        return f"{case.rule} {word}: {case.key} = {case.value}"
+    return f"{case.rule} {case.state}: {case.key} = {case.value}"
+
+
+def message(case: Case, language: str, zone: tzinfo | None = None) -> str:
+    body = _turkish(case, zone) if language == "tr" else _english(case, zone)
+    return f"{case.description}: {body}" if case.description else body
+
+
+def _english(c: Case, zone: tzinfo | None) -> str:
+    if c.value is None and c.state == "firing" and not c.stale_for:
+        return f"{c.key} was removed"
+    if c.event_rule:  # changed / changed_by hold only when there is a previous value
+        return f"{c.key} changed from {c.previous} to {c.value}"
+    since = local_time(c.since, zone)
+    if c.state == "resolved":
+        lasted = format_duration(max((c.at - c.since).total_seconds(), 0.001))
+        if c.stale_for:
+            return f"{c.key} reports again: {c.value}; it was silent from {since} for {lasted}"
+        return f"{c.key} is {c.value} now; it was firing from {since} for {lasted}"
+    if c.stale_for:
+        silent = format_duration(c.stale_for)
+        return f"no reading from {c.key} for {silent} (last: {c.value}); silent since {since}"
+    return f"{c.key} is {c.value} (since {since})"
+
+
+def _turkish(c: Case, zone: tzinfo | None) -> str:
+    if c.value is None and c.state == "firing" and not c.stale_for:
+        return f"{c.key} silindi"
+    if c.event_rule:
+        return f"{c.key} {c.previous} değerinden {c.value} değerine değişti"
+    since = local_time(c.since, zone)
+    if c.state == "resolved":
+        lasted = format_duration(max((c.at - c.since).total_seconds(), 0.001))
+        if c.stale_for:
+            return (
+                f"{c.key} yeniden veri gönderiyor: {c.value}; {since} itibarıyla {lasted} sessizdi"
+            )
+        return f"{c.key} şimdi {c.value}; {since} itibarıyla {lasted} boyunca alarmdaydı"
+    if c.stale_for:
+        silent = format_duration(c.stale_for)
+        return (
+            f"{c.key} için {silent} boyunca veri gelmedi (son değer: {c.value}); {since} itibarıyla"
+        )
+    return f"{c.key} değeri {c.value} ({since} itibarıyla)"
