@@ -284,7 +284,8 @@ async def test_startup_line_names_notifiers_not_secrets(
     daemon = await DaemonProc(rules, tmp_path / "state.db", env=ENV).start()
     assert await daemon.stop() == 0
     line = next(m for m in daemon.messages() if m.startswith("pxrules "))
-    assert "1 rules" in line and "log, hook, phone, fan" in line and sim.url in line
+    assert "(1 rule)" in line and "log, hook, phone, fan" in line and sim.url in line
+    assert f"state {tmp_path / 'state.db'}" in line  # where the state lives, absolute
     assert APPRISE_TOKEN not in line and HOOK_SECRET not in line
 
 

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -119,12 +120,13 @@ class Daemon:
         )
         self.source.events.subscribe(self._on_source_event)
         log.info(
-            "pxrules %s: rules %s (%d rules), notifiers %s, state %s, source %s%s",
+            "pxrules %s: rules %s (%d rule%s), notifiers %s, state %s, source %s%s",
             __version__,
             self.options.rules_path,
             len(config.rules),
+            "" if len(config.rules) == 1 else "s",
             ", ".join(["log", *config.notifiers]),
-            ":memory:" if self.options.dry_run else self.options.state_path,
+            ":memory:" if self.options.dry_run else Path(self.options.state_path).resolve(),
             config.source.url,
             " — DRY RUN: nothing is delivered" if self.options.dry_run else "",
         )

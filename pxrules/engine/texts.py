@@ -62,6 +62,12 @@ def local_time(moment: datetime, zone: tzinfo | None = None) -> str:
     return text
 
 
+def _lasted(c: Case) -> str:
+    """How long it fired: whole seconds (milliseconds only below one second)."""
+    seconds = (c.at - c.since).total_seconds()
+    return format_duration(round(seconds) if seconds >= 1 else max(seconds, 0.001))
+
+
 def title(case: Case, language: str) -> str:
     if case.event_rule:
         return f"{case.rule}: {case.key} = {case.value}"
@@ -83,7 +89,7 @@ def _english(c: Case, zone: tzinfo | None) -> str:
         return f"{c.key} changed from {c.previous} to {c.value}"
     since = local_time(c.since, zone)
     if c.state == "resolved":
-        lasted = format_duration(max((c.at - c.since).total_seconds(), 0.001))
+        lasted = _lasted(c)
         if c.stale_for:
             return f"{c.key} reports again: {c.value}; it was silent from {since} for {lasted}"
         return f"{c.key} is {c.value} now; it was firing from {since} for {lasted}"
@@ -100,7 +106,7 @@ def _turkish(c: Case, zone: tzinfo | None) -> str:
         return f"{c.key} {c.previous} değerinden {c.value} değerine değişti"
     since = local_time(c.since, zone)
     if c.state == "resolved":
-        lasted = format_duration(max((c.at - c.since).total_seconds(), 0.001))
+        lasted = _lasted(c)
         if c.stale_for:
             return (
                 f"{c.key} yeniden veri gönderiyor: {c.value}; {since} itibarıyla {lasted} sessizdi"
