@@ -170,3 +170,17 @@ async def test_cannot_connect_before_the_first_connection_gives_a_hint(tmp_path:
         assert await daemon.stop() == 0
     assert line.startswith(f"cannot connect to {url}: ")
     assert line.endswith("(is the URL right, is PxServ reachable?)")
+
+
+def test_replay_send_takes_url_and_api_key_in_place_of_the_files(tmp_path: Path) -> None:
+    """With --send, unset variables are errors — unless the command line gives the value."""
+    rules = write(tmp_path / "rules.yaml", "source: {api_key: '${NOT_SET_ANYWHERE}'}\n" + NO_SOURCE)
+    events = write(tmp_path / "ev.jsonl", record("humidity", "75", 0))
+    without = CliRunner().invoke(cli, ["replay", str(rules), str(events), "--send"])
+    assert without.exit_code == 1
+    assert "environment variable NOT_SET_ANYWHERE is not set" in without.stderr
+    given = CliRunner().invoke(
+        cli, ["replay", str(rules), str(events), "--send", "--api-key", "k", "--url", "http://x"]
+    )
+    assert given.exit_code == 0, given.stderr
+    assert given.stdout == "2025-01-01T00:00:00.000Z firing humid humidity=75\n"

@@ -19,11 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.timeout(600)
 def test_the_wheel_installs_into_a_clean_venv_and_runs(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run(
+    built = subprocess.run(
         [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), str(ROOT)],
         check=True,
         capture_output=True,
+        text=True,
     )
+    # setuptools' deprecation box for a table-style `project.license` is gone (SPDX string).
+    assert "project.license" not in built.stdout + built.stderr
     (wheel,) = dist.glob("pxrules-*.whl")
     (sdist,) = dist.glob("pxrules-*.tar.gz")
     with tarfile.open(sdist) as archive:
