@@ -12,6 +12,7 @@ import click
 
 from ..errors import ExitCode
 from ..rules import LoadResult, load_file
+from .options import format_option
 
 
 @click.command(
@@ -20,14 +21,7 @@ from ..rules import LoadResult, load_file
     "*.yaml\n\nExit codes: 0 valid, 1 invalid (or warnings with --strict), 2 unreadable file.",
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: one line per problem; json: one object for editors and CI.",
-)
+@format_option("text: one line per problem; json: one object for editors and CI.")
 @click.option("--strict", is_flag=True, help="Warnings (and unset ${VAR}s) fail the check.")
 def check(files: tuple[Path, ...], fmt: str, strict: bool) -> None:
     """Validate rules files offline; every problem at FILE:LINE:COL."""

@@ -15,6 +15,7 @@ import click
 from ..alerts import Alert
 from ..errors import ExitCode
 from ..rules import load_file
+from .options import format_option
 
 
 @click.command(
@@ -26,14 +27,7 @@ from ..rules import load_file
 )
 @click.argument("rules_file", type=click.Path(path_type=Path))
 @click.argument("events_file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: AT STATE RULE KEY=VALUE per alert; json: one alert document per line.",
-)
+@format_option("text: AT STATE RULE KEY=VALUE per alert; json: one alert document per line.")
 @click.option("--send", is_flag=True, help="Deliver the alerts through the notifiers.")
 @click.option("--url", default=None, help="PxServ URL for pxserv notifiers (with --send).")
 @click.option("--api-key", default=None, help="Project key for pxserv notifiers (with --send).")
