@@ -8,7 +8,8 @@ A receiver checks a request in three lines::
 
 The signed content is ``"{webhook-id}.{webhook-timestamp}.{body}"``, signed with HMAC-SHA256 and
 sent as ``webhook-signature: v1,<base64>``. A secret written as ``whsec_<base64>`` (the Standard
-Webhooks format) is base64-decoded; any other secret is used as its UTF-8 bytes.
+Webhooks format) is base64-decoded (``check`` rejects one that does not decode); any other secret
+is used as its UTF-8 bytes. ``verify`` returns False for any malformed header; it never raises.
 
 >>> headers = sign(b'{}', "msg_1", "my-secret", timestamp=1700000000)
 >>> verify(b'{}', headers, "my-secret", now=1700000100)
@@ -20,18 +21,37 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Mapping
 
 TOLERANCE_SECONDS = 5 * 60
 
 
-def _key(secret: str) -> bytes:
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+
+
+class SecretError(ValueError):
+    """A ``whsec_`` secret whose rest is not base64."""
+
+
+def check_secret(secret: str) -> None:
+    """Raise :class:`SecretError` for a ``whsec_`` secret that does not decode (``check``
+    reports it: used as raw bytes it would never match what the receiver computes)."""
     if secret.startswith("whsec_"):
         try:
-            return base64.b64decode(secret[len("whsec_") :], validate=True)
+            base64.b64decode(secret[len("whsec_") :], validate=True)
         except ValueError:
-            pass
+            raise SecretError(
+                "a whsec_ secret must be base64 after the prefix (Standard Webhooks); "
+                "drop the prefix to use the text itself"
+            ) from None
+
+
+def _key(secret: str) -> bytes:
+    if secret.startswith("whsec_"):
+        check_secret(secret)
+        return base64.b64decode(secret[len("whsec_") :], validate=True)
     return secret.encode("utf-8")
 
 
@@ -61,16 +81,22 @@ def verify(
     tolerance: float = TOLERANCE_SECONDS,
 ) -> bool:
     """Whether the request carries a valid signature made within ``tolerance`` seconds of now."""
-    lowered = {k.lower(): v for k, v in headers.items()}
+    lowered = {str(k).lower(): v for k, v in headers.items()}
     message_id = lowered.get("webhook-id")
     stamp = lowered.get("webhook-timestamp")
     signatures = lowered.get("webhook-signature", "")
-    if not message_id or not stamp or not stamp.isdigit():
+    # Whatever a sender puts in the headers, the answer is True or False, never an exception.
+    if not isinstance(message_id, str) or not message_id or not isinstance(signatures, str):
+        return False
+    if not isinstance(stamp, str) or not _TIMESTAMP.fullmatch(stamp):
         return False
     timestamp = int(stamp)
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         return False
-    expected = signature(body, message_id, timestamp, secret)
+    expected = signature(body, message_id, timestamp, secret).encode("ascii")
     # Several space-separated signatures may be sent during secret rotation.
-    return any(hmac.compare_digest(expected, candidate) for candidate in signatures.split())
+    return any(
+        hmac.compare_digest(expected, candidate.encode("utf-8", "replace"))
+        for candidate in signatures.split()
+    )

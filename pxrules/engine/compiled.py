@@ -93,8 +93,10 @@ class RuleIndex:
         found = self.plans.get(key)
         if found is None:
             matched = list(self._exact.get(key, ()))
+            seen = {rule.index for rule in matched}  # by index: O(1), no dataclass comparisons
             for match, rule in self._globs:
-                if match(key) and rule not in matched:
+                if rule.index not in seen and match(key):
+                    seen.add(rule.index)
                     matched.append(rule)
             shared = tuple(rule.index for rule in matched)
             found = self._shared_plans.get(shared)

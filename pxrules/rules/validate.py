@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ValidationError
 
+from ..webhooks import SecretError, check_secret
 from .apprise_urls import apprise_for
 from .envvars import interpolate
 from .model import LEVEL_ONLY, Config, compile_rule
@@ -218,6 +219,12 @@ class Validator(Reporter):
             result[name] = spec
             if spec.webhook is not None and not self.covered_by_unset_var((*where, "webhook")):
                 self.check_http_url(spec.webhook.url, (*where, "webhook", "url"))
+                if spec.webhook.secret:
+                    try:
+                        check_secret(spec.webhook.secret)
+                    except SecretError as exc:  # says why, never the secret
+                        self.report((*where, "webhook", "secret"), str(exc))
+                        ok = False
             if spec.apprise is not None:
                 ok &= self.check_apprise(spec, where)
             if spec.pxserv is not None:
