@@ -34,7 +34,8 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(min(numeric, logging.INFO) if alerts_to is not None else numeric)
-    for noisy in ("socketio", "engineio", "aiohttp.access", "apprise"):
+    noisy_ones = ("socketio", "engineio", "pxrules.socketio", "pxrules.engineio", "aiohttp.access")
+    for noisy in (*noisy_ones, "apprise"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     if alerts_to is not None:
         alerts = logging.StreamHandler(alerts_to)

@@ -74,8 +74,20 @@ def _token_like(text: str) -> bool:
     return False
 
 
+#: Control characters in a text log line would let a device forge lines or drive the terminal
+#: (a key with a newline and a fake `FIRING`, ANSI escapes): shown escaped instead.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_CONTROLS.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def escape_controls(text: str) -> str:
+    """``"a\nb\x1b[2J"`` → ``"a\\nb\\x1b[2J"``: one line, nothing for a terminal to obey."""
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
 class RedactingFormatter(logging.Formatter):
-    """Formats as text or JSON, then removes secrets from the result."""
+    """Formats as text or JSON, then removes secrets from the result. In text, the message's
+    control characters are escaped (tracebacks keep their lines)."""
 
     def __init__(self, json_lines: bool, secrets: Iterable[str] = ()) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -83,8 +95,20 @@ class RedactingFormatter(logging.Formatter):
         self.set_secrets(secrets)
 
     def set_secrets(self, secrets: Iterable[str]) -> None:
-        # Longest first, so a URL is replaced before the token inside it.
-        self._secrets = sorted(set(secrets), key=len, reverse=True)
+        # As written and as JSON writes it (a secret with `"` or `\` is escaped in JSON lines);
+        # longest first, so a URL is replaced before the token inside it.
+        forms = {form for s in secrets for form in (s, json.dumps(s, ensure_ascii=False)[1:-1])}
+        self._secrets = sorted(forms, key=len, reverse=True)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        message = record.message
+        if message.isprintable():
+            return super().formatMessage(record)
+        record.message = escape_controls(message)
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.message = message
 
     def format(self, record: logging.LogRecord) -> str:
         if self.json_lines:

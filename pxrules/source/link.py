@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 import socketio
 
 from ..fastjson import PacketJson
+
+SOCKETIO_LOG = logging.getLogger("pxrules.socketio")
+ENGINEIO_LOG = logging.getLogger("pxrules.engineio")
 
 
 class _Packet(socketio.packet.Packet):  # type: ignore[misc]
@@ -54,7 +58,13 @@ async def wait_first(*events: asyncio.Event) -> None:
 def new_link(on_payload: Callable[[str, Any], None]) -> Link:
     """A client whose ``setData``/``removeData`` go to ``on_payload("set"|"remove", data)``."""
     client = socketio.AsyncClient(
-        reconnection=False, handle_sigint=False, logger=False, serializer=_Packet
+        reconnection=False,
+        handle_sigint=False,
+        serializer=_Packet,
+        # Our own loggers: given `logger=False`, both libraries attach a raw StreamHandler of
+        # their own, whose lines bypass the application's format and its secret redaction.
+        logger=SOCKETIO_LOG,
+        engineio_logger=ENGINEIO_LOG,
     )
     link = Link(client)
 
