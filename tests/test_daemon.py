@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pxrules.daemon.store import Store
 from pxrules.events import Event
 from pxrules.source import PxServSource
 from pxrules.testing.simulator import Simulator
@@ -182,7 +183,10 @@ async def test_corrupt_state_file_gives_a_clean_start_with_a_warning(
 ) -> None:
     rules = write(tmp_path / "rules.yaml", rules_text(sim, rx))
     state = tmp_path / "state.db"
-    state.write_bytes(b"this is not a database" * 100)
+    Store.open(state).close()  # a real state file, then its first page damaged
+    with state.open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\xde\xad" * 1500)
     daemon = await DaemonProc(rules, state, env=ENV).start()
     await sim.set("humidity", "75")
     await rx.requests.wait_for(lambda r: any(x.path == "/hook" for x in r))

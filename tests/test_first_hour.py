@@ -184,3 +184,27 @@ def test_replay_send_takes_url_and_api_key_in_place_of_the_files(tmp_path: Path)
     )
     assert given.exit_code == 0, given.stderr
     assert given.stdout == "2025-01-01T00:00:00.000Z firing humid humidity=75\n"
+
+
+async def test_run_never_touches_a_state_path_that_is_not_a_state_file(tmp_path: Path) -> None:
+    rules = write(tmp_path / "rules.yaml", NO_SOURCE)
+    before = rules.read_bytes()
+    for state in (rules, tmp_path):  # `--state rules.yaml`, `--state some-directory`
+        daemon = DaemonProc(rules, state, "--url", "http://127.0.0.1:9", "--api-key", API_KEY)
+        await daemon.start(wait_connected=False)
+        assert await daemon.wait_exit() == 2
+        assert any(m.startswith("cannot use the state file: ") for m in daemon.messages())
+    assert rules.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == [
+        "rules.yaml"
+    ]
+
+
+async def test_state_none_runs_in_memory_and_says_so(sim: Simulator, tmp_path: Path) -> None:
+    rules = write(tmp_path / "rules.yaml", NO_SOURCE)
+    daemon = DaemonProc(rules, Path("none"), "--url", sim.url, "--api-key", API_KEY)
+    await daemon.start()
+    assert await daemon.stop() == 0
+    assert any(
+        m.startswith("--state none: state is kept in memory only") for m in daemon.messages()
+    )
+    assert not Path("none").exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pxrules.daemon import store as store_module
-from pxrules.daemon.store import Store
+from pxrules.daemon.store import StateFileRefused, Store
 from pxrules.engine.state import STATE_VERSION
 
 
@@ -28,9 +28,17 @@ def test_a_new_state_file_is_private_and_salted(tmp_path: Path) -> None:
         again.close()
 
 
+def corrupt(path: Path) -> None:
+    """A real state file, its first page overwritten after the SQLite header."""
+    Store.open(path).close()
+    with path.open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\xde\xad" * 1500)
+
+
 def test_a_corrupt_file_is_moved_aside_and_a_clean_one_started(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    path.write_bytes(b"this is not an SQLite database" * 100)
+    corrupt(path)
     store = Store.open(path)
     try:
         assert store.load_engine_state() is None and store.pending() == []
@@ -136,3 +144,35 @@ def test_the_engine_state_version_is_the_one_the_store_writes(tmp_path: Path) ->
         assert engine.values["t"].number == 31.0
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"rules: [{name: a, key: k, when: {above: 1}}]\n", b"\x00\x01 some binary"],
+)
+def test_a_file_that_is_not_a_state_file_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_bytes(content)
+    with pytest.raises(StateFileRefused, match="is not a pxrules state file: refusing to touch it"):
+        Store.open(path)
+    assert path.read_bytes() == content and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_another_programs_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(StateFileRefused):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+def test_a_directory_or_an_empty_path_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StateFileRefused, match="is a directory"):
+        Store.open(tmp_path)
+    with pytest.raises(StateFileRefused, match="use --state none"):
+        Store.open("")
+    assert list(tmp_path.iterdir()) == []

@@ -25,7 +25,7 @@ from .logs import LEVELS, setup_logging
     "state_path",
     default="pxrules-state.db",
     show_default=True,
-    help="SQLite file for durable state.",
+    help="SQLite file for durable state; none keeps state in memory only (with a warning).",
 )
 @click.option("--url", default=None, help="PxServ URL, in place of the rules file's source.url.")
 @click.option(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..source import ConnectionState, PxServSource
-from .store import Store
+from .store import StateFileRefused, Store
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -28,12 +28,20 @@ class ServiceStatus:
 
     def open_store(self, path: str, dry_run: bool) -> Store:
         """The state file, or an in-memory one (dry run, or the file cannot be opened)."""
-        if dry_run:
+        if dry_run or path in ("none", ":memory:"):
+            if not dry_run:
+                log.warning(
+                    "--state %s: state is kept in memory only; a restart loses alert states, "
+                    "timers and pending deliveries",
+                    path,
+                )
             self.store = Store.open(":memory:")
             return self.store
         try:
             self.store = Store.open(path)
-        except Exception as exc:  # whatever the reason, alerting goes on in memory
+        except StateFileRefused:
+            raise
+        except Exception as exc:  # whatever else, alerting goes on in memory
             log.error(
                 "cannot open the state file %s (%s): alerting goes on IN MEMORY ONLY; "
                 "restarts will lose state and pending deliveries until this is fixed",

@@ -41,7 +41,7 @@ from .outbox import AlertOutbox
 from .redaction import RedactingFormatter, secrets_of
 from .routing import event_rules, notify_map
 from .signals import signal_handlers
-from .store import Store
+from .store import StateFileRefused, Store
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -100,7 +100,11 @@ class Daemon:
         if isinstance(config, ExitCode):
             log.error("cannot use the rules file %s: not starting", self.options.rules_path)
             return config
-        store = self.status.open_store(self.options.state_path, self.options.dry_run)
+        try:
+            store = self.status.open_store(self.options.state_path, self.options.dry_run)
+        except StateFileRefused as exc:
+            log.error("cannot use the state file: %s", exc)
+            return ExitCode.USAGE
         self._session = aiohttp.ClientSession()
         self.outbox = AlertOutbox(store, self._log_target, dry_run=self.options.dry_run)
         self._install(config)

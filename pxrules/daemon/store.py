@@ -69,6 +69,36 @@ class StoreError(Exception):
     """The state file cannot be written (disk full, read-only): alerting goes on in memory."""
 
 
+class StateFileRefused(StoreError):
+    """The path is not one pxrules may use as its state file (a directory, another program's
+    file): the daemon does not start rather than touch it."""
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _existing_kind(file: Path) -> str:
+    """``empty``, ``ours`` (a pxrules state file), ``corrupt`` (SQLite, unreadable) or
+    ``foreign`` (anything else: never moved aside, never overwritten)."""
+    with file.open("rb") as handle:
+        header = handle.read(len(_SQLITE_HEADER))
+    if not header:
+        return "empty"
+    if header != _SQLITE_HEADER:
+        return "foreign"
+    try:
+        db = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as exc:
+        return "foreign" if "no such table" in str(exc) else "corrupt"
+    except sqlite3.DatabaseError:
+        return "corrupt"
+    return "ours" if row is not None else "foreign"
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     id: str
@@ -136,11 +166,21 @@ class Store:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
-        """Open or create the state file (mode 0600). A corrupt one is moved aside loudly."""
+        """Open or create the state file (mode 0600). A corrupt one is moved aside loudly; a
+        path that is not a pxrules state file raises :class:`StateFileRefused` untouched."""
         name = str(path)
         if name == ":memory:":
             return cls._connect(name)
+        if not name:
+            raise StateFileRefused("the state path is empty (use --state none to keep no state)")
         file = Path(name)
+        if file.is_dir():
+            raise StateFileRefused(f"{name} is a directory: --state wants the path of a file")
+        if file.exists() and _existing_kind(file) == "foreign":
+            raise StateFileRefused(
+                f"{name} is not a pxrules state file: refusing to touch it; "
+                "give --state a new path (or that of an existing pxrules state file)"
+            )
         if not file.exists():
             # Create it private before SQLite does (SQLite would honour the umask).
             fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)

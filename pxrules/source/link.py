@@ -19,6 +19,11 @@ from ..fastjson import PacketJson
 
 SOCKETIO_LOG = logging.getLogger("pxrules.socketio")
 ENGINEIO_LOG = logging.getLogger("pxrules.engineio")
+# Warnings and errors only: at debug level both libraries dump packets, and the CONNECT packet
+# carries the API key (the handshake auth).
+for _logger in (SOCKETIO_LOG, ENGINEIO_LOG):
+    if _logger.level == logging.NOTSET:
+        _logger.setLevel(logging.WARNING)
 
 
 class _Packet(socketio.packet.Packet):  # type: ignore[misc]
