@@ -28,6 +28,7 @@ def secrets_of(source: SourceSpec, notifiers: dict[str, NotifierSpec]) -> set[st
     found: set[str] = set()
     if source.api_key:
         found.add(source.api_key)
+    found.update(_url_parts(source.url, whole=False))  # http://user:password@host
     for spec in notifiers.values():
         if spec.webhook is not None:
             if spec.webhook.secret:

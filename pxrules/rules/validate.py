@@ -7,6 +7,7 @@ every finding back to its position in the YAML.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,6 +32,8 @@ from .templates import DOCUMENT_SAMPLE, SAMPLE, Template, TemplateError
 from .yamldoc import Mark, Path, YamlDocument
 
 BUILTIN_NOTIFIERS = ("log",)
+_VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+_MIN_HIDDEN = 4  # shorter values are no secrets and would garble messages
 MAX_PROBLEMS = 1000  # a hostile file can produce millions; no person reads past this
 KEY_OR_KEYS = "give exactly one of key or keys"
 
@@ -50,6 +53,7 @@ class Reporter:
         self.problems: list[Problem] = []
         self.unset_paths: set[Path] = set()
         self.yaml_issue_paths = {issue.path for issue in doc.issues}
+        self.expanded: dict[Path, list[tuple[str, str]]] = {}  # path → (variable, its value)
 
     def report(
         self, where: Path, message: str, level: Level = "error", *, key: bool = False
@@ -57,9 +61,20 @@ class Reporter:
         if self.full:
             return
         mark = self.doc.mark_of(where, key=key)
+        message = self.hide_expanded(where, message)
         self.problems.append(
             Problem(self.path, mark.line, mark.column, level, format_location(where), message)
         )
+
+    def hide_expanded(self, where: Path, message: str) -> str:
+        """A variable's value (a secret in the wrong field, say) is shown as ``${NAME}``; a
+        message that shows a cut value loses the longest part of it that it shows."""
+        for name, value in self.expanded.get(where, ()):
+            for end in range(len(value), _MIN_HIDDEN - 1, -1):
+                if value[:end] in message:
+                    message = message.replace(value[:end], f"${{{name}}}")
+                    break
+        return message
 
     @property
     def full(self) -> bool:
@@ -80,6 +95,12 @@ class Reporter:
     def interpolate(self, value: Any, where: Path) -> Any:
         if isinstance(value, str):
             text, missing = interpolate(value, self.env)
+            if text != value:  # remember what came from variables: never echoed in a problem
+                self.expanded[where] = [
+                    (name, self.env[name])
+                    for name in _VARIABLE.findall(value)
+                    if len(self.env.get(name) or "") >= _MIN_HIDDEN
+                ]
             for name in dict.fromkeys(missing):
                 self.unset_paths.add(where)
                 level: Level = "error" if self.strict_env else "warning"

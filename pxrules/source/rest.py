@@ -75,6 +75,7 @@ class PxServRest:
                 json=body,
                 headers={"apikey": self._api_key},
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
+                allow_redirects=False,  # a redirect would carry the apikey header elsewhere
             ) as response:
                 try:
                     envelope = await response.json(content_type=None)
@@ -84,6 +85,8 @@ class PxServRest:
                 message = str(message or "")[:120]
                 if response.status != 200 or not isinstance(envelope, dict):
                     detail = f"{action}: HTTP {response.status} {message}".strip()
+                    if 300 <= response.status < 400:
+                        detail = f"{action}: HTTP {response.status}: redirects are not followed"
                     if envelope is None:
                         detail = f"{action}: HTTP {response.status}, body is not JSON"
                     retry_after = response.headers.get("Retry-After")
