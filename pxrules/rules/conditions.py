@@ -14,12 +14,12 @@ unknown unknown.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from ..events import parse_number
+from .regex import compile_pattern
 from .schema import Condition
 
 Truth = bool | None
@@ -134,7 +134,7 @@ def _one_of(options: list[str | float]) -> Predicate:
 
 
 def _matches(pattern: str) -> Predicate:
-    search = re.compile(pattern).search
+    search = compile_pattern(pattern)  # RE2: linear time whatever a device writes
 
     def check(r: Reading) -> Truth:
         return None if r.value is None else search(r.value) is not None

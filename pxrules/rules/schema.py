@@ -8,7 +8,6 @@ Cross-field checks that need the whole file (notifier names, templates, Apprise 
 from __future__ import annotations
 
 import math
-import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +24,7 @@ from pydantic import (
 
 from ..events import DEFAULT_URL
 from .durations import EXAMPLES, parse_duration
+from .regex import compile_pattern
 
 #: Keys whose values may be YAML 1.1 booleans (``snapshot: yes``): they are real booleans.
 BOOL_FIELDS = frozenset({"snapshot", "resolve", "changed", "removed"})
@@ -123,7 +123,9 @@ class Condition(Strict):
         None, description="The value is none of these (compared as for equals)."
     )
     matches: str | None = Field(
-        None, description="A Python regular expression searched in the string value."
+        None,
+        description="A regular expression (RE2 syntax: linear time, no backreferences or "
+        "lookaround) searched in the string value.",
     )
     changed: Literal[True] | None = Field(
         None, description="The value differs from the key's previous value (makes an event rule)."
@@ -147,10 +149,7 @@ class Condition(Strict):
     @classmethod
     def _regex_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
+            compile_pattern(value)  # RegexError (a ValueError) says why
         return value
 
     @field_validator("all", "any")

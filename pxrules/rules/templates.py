@@ -10,6 +10,7 @@ internals. Event values are data handed in as variables: they are never parsed a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: The names a template may use (docs/rules.md, "Templates").
@@ -35,11 +37,56 @@ NAMES = (
     "icon",
 )
 
-_ENV = ImmutableSandboxedEnvironment(
+#: Budgets of one render (check renders every template against sample data, so a template
+#: over them is a check error, not a stalled daemon).
+MAX_TEXT = 100_000  # characters (or items) of any value built by `*`, `**`, `+`
+MAX_OUTPUT = 64 * 1024  # characters of a rendered title, message or write value
+MAX_RANGE_ITEMS = 100_000  # items from range() in one render, all loops together
+
+_range_budget: ContextVar[list[int]] = ContextVar("pxrules_range_budget")
+
+
+class _BudgetedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with bounded work: no huge strings from operators, a range()
+    budget per render (nested loops included)."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 1000:
+            raise SecurityError(f"exponent {right} is over the template limit of 1000")
+        if operator == "*":
+            size = _repeated_size(left, right) or _repeated_size(right, left)
+            if size > MAX_TEXT:
+                raise SecurityError(f"template builds a value of {size} items (limit {MAX_TEXT})")
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, str | list | tuple) and len(result) > MAX_TEXT:
+            raise SecurityError(f"template builds a value over {MAX_TEXT} items")
+        return result
+
+
+def _repeated_size(sequence: Any, times: Any) -> int:
+    if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+        return len(sequence) * max(times, 0)
+    return 0
+
+
+def _budgeted_range(*args: int) -> range:
+    items = range(*args)
+    budget = _range_budget.get(None)
+    if budget is not None:
+        budget[0] -= len(items)
+        if budget[0] < 0:
+            raise SecurityError(f"template loops over more than {MAX_RANGE_ITEMS} range() items")
+    return items
+
+
+_ENV = _BudgetedSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,
 )
+_ENV.globals["range"] = _budgeted_range
 
 
 def localtime(value: str, fmt: str = "%H:%M:%S", zone: str | None = None) -> str:
@@ -115,14 +162,20 @@ class Template:
 
     def render_map(self, context: Mapping[str, Any]) -> str:
         """Like :meth:`render`, with the variables in a mapping."""
+        token = _range_budget.set([MAX_RANGE_ITEMS])
         try:
-            return self._template.render(**context)
+            text = self._template.render(**context)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"template uses an undefined name: {exc.message}") from None
         except jinja2.exceptions.SecurityError as exc:
             raise TemplateError(f"template refused by the sandbox: {exc}") from None
         except Exception as exc:
             raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            _range_budget.reset(token)
+        if len(text) > MAX_OUTPUT:
+            raise TemplateError(f"template output is over {MAX_OUTPUT} characters")
+        return text
 
     def check(self, sample: Mapping[str, Any] = SAMPLE) -> None:
         """Render against sample data: raise :class:`TemplateError` on any problem."""
