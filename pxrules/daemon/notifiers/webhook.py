@@ -12,6 +12,8 @@ from ...rules.schema import WebhookSpec
 from ...webhooks import sign
 from .base import HttpTarget, Result, classify_http
 
+MAX_RESPONSE_BYTES = 64 * 1024
+
 
 class WebhookTarget(HttpTarget):
     def __init__(self, name: str, spec: WebhookSpec, session: aiohttp.ClientSession) -> None:
@@ -40,7 +42,9 @@ class WebhookTarget(HttpTarget):
             allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=self.timeout),
         ) as response:
-            await response.read()
+            # The status is the answer; of the body only a little is read (a receiver that
+            # answers with gigabytes must not fill memory), the rest is dropped with the connection.
+            await response.content.read(MAX_RESPONSE_BYTES)
             return classify_http(
                 response.status, response.reason or "", response.headers.get("Retry-After")
             )
