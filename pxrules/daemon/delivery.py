@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..backoff import Backoff
+from ..ratelimit import RateLimitedLog
 from .notifiers.base import Outcome, Result, Target
 from .store import OutboxItem, Store, StoreError
 
@@ -184,6 +185,9 @@ class Dispatcher:
         self.stats = DispatchStats()
         self.workers: dict[str, TargetWorker] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._unrecorded: list[Callable[[], None]] = []  # attempt records the store refused
+        self._store_errors = RateLimitedLog(log, logging.ERROR)
+        self._recording = asyncio.Lock()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         for notifier, notifier_targets in targets.items():
             workers = [TargetWorker(self, notifier, t) for t in notifier_targets]
@@ -240,12 +244,21 @@ class Dispatcher:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    @staticmethod
-    async def _write(store: Store, job: Callable[[], None]) -> None:
-        try:
-            await store.run(job)
-        except StoreError as exc:
-            log.error("%s; delivery goes on without it", exc)
+    async def _write(self, store: Store, job: Callable[[], None]) -> None:
+        """Record one attempt; a record that could not be written (disk full) is kept and
+        written before the next one, so a delivered item is not left marked pending."""
+        self._unrecorded.append(job)
+        async with self._recording:  # one writer at a time: records keep their order
+            try:
+                while self._unrecorded:
+                    await store.run(self._unrecorded[0])
+                    self._unrecorded.pop(0)
+            except StoreError as exc:
+                self._store_errors.log(
+                    "%s; delivery goes on, %d attempt record(s) kept to write later",
+                    exc,
+                    len(self._unrecorded),
+                )
 
     @property
     def depth(self) -> int:

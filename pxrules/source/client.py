@@ -28,6 +28,7 @@ import reactivex
 from ..backoff import Backoff
 from ..errors import KeyRefusedError
 from ..events import DEFAULT_URL, Event, MalformedEvent, parse_remove_data, parse_set_data
+from ..ratelimit import RateLimitedLog
 from .link import Link, new_link, settle, wait_first
 from .policy import ReconnectPolicy
 from .rest import PxServRest
@@ -35,7 +36,6 @@ from .snapshot import KnownValues
 from .status import (
     ConnectionState,
     ConnectionStatus,
-    RateLimitedWarning,
     SourceStats,
     StatusBoard,
 )
@@ -88,7 +88,7 @@ class PxServSource:
         self._events: IsolatingSubject[Event] = IsolatingSubject(self._subscriber_failed)
         self.stats = SourceStats()
         self._board = StatusBoard(self._clock, self.stats)
-        self._malformed_warning = RateLimitedWarning(log)
+        self._malformed_warning = RateLimitedLog(log, logging.WARNING)
         self._values = KnownValues()
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()

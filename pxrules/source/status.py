@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -115,25 +114,3 @@ class StatusBoard:
             return
         self._stats.connected = state is ConnectionState.CONNECTED
         self.subject.on_next(ConnectionStatus(state, self._clock(), reason, failures, reconnects))
-
-
-class RateLimitedWarning:
-    """Log a recurring warning at most once per ``interval`` seconds, with the count skipped."""
-
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
-        self._logger = logger
-        self._interval = interval
-        self._last = -float("inf")
-        self._suppressed = 0
-
-    def warn(self, message: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._last < self._interval:
-            self._suppressed += 1
-            return
-        if self._suppressed:
-            message += " (%d similar warnings suppressed)"
-            args = (*args, self._suppressed)
-        self._logger.warning(message, *args)
-        self._last = now
-        self._suppressed = 0
