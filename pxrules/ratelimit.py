@@ -46,6 +46,3 @@ class RateLimitedLog:
         self._last = now
         self._suppressed = 0
         return True
-
-    def warn(self, message: str, *args: object) -> bool:
-        return self.log(message, *args)

@@ -105,11 +105,11 @@ def test_the_progress_bar_draws_share_and_rate_at_most_twice_a_second() -> None:
     stream = io.StringIO()
     ticks = itertools.chain([0.0, 0.2, 1.0, 1.2], itertools.repeat(2.0))
     bar = ProgressBar(stream, total=1000, clock=lambda: next(ticks))
-    bar.update(100)  # at 0.2 s: too soon, nothing drawn
+    bar.update(4096, 100)  # at 0.2 s: too soon, nothing drawn
     assert stream.getvalue() == ""
-    bar.update(500)  # at 1.0 s: 8,192 lines in 1 s
+    bar.update(8192, 500)  # at 1.0 s: 8,192 lines in 1 s
     assert stream.getvalue() == f"\r[{'#' * 15}{'.' * 15}]  50%  8,192 events/s"
-    bar.update(600)  # at 1.2 s: too soon again
+    bar.update(12288, 600)  # at 1.2 s: too soon again
     assert stream.getvalue().count("\r") == 1
     bar.done()
     assert stream.getvalue().endswith("\r" + " " * 60 + "\r")

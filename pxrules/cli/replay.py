@@ -126,17 +126,16 @@ class ProgressBar:
         self._total = max(total, 1)
         self._clock = clock
         self._started = self._drawn = clock()
-        self._lines = 0
 
-    def update(self, position: int) -> None:
-        self._lines += 4096  # read_records reports every 4096 lines
+    def update(self, lines: int, position: int) -> None:
+        """``lines`` read so far, ``position`` in bytes."""
         now = self._clock()
         if now - self._drawn < 0.5:
             return
         self._drawn = now
         share = min(position / self._total, 1.0)
         filled = round(share * self.WIDTH)
-        rate = self._lines / max(now - self._started, 1e-9)
+        rate = lines / max(now - self._started, 1e-9)
         self._stream.write(
             f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {share:4.0%}  {rate:,.0f} events/s"
         )

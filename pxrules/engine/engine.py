@@ -56,7 +56,9 @@ class Engine:
         self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
         self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
         self._changes = codec.ChangeSet(track_changes)
+        self._track_changes = track_changes  # a plain flag: read on every event
         self._dirty_keys = self._changes.keys
+        self._rule_names = [rule.name for rule in ruleset.rules]  # by index, for changes()
         self._scratch = Reading(None, None)  # reused: predicates run synchronously
         self.stats = EngineStats()
         self._disposed = False
@@ -87,7 +89,7 @@ class Engine:
                 return
             now = self.scheduler.now
             self.stats.events += 1
-            if self._changes.enabled:
+            if self._track_changes:
                 self._dirty_keys.add(key)
             entry = self.values.get(key)
             if entry is None:
@@ -128,7 +130,7 @@ class Engine:
         if track is None and (rule.stale or debounce):
             track = self.machine.track(rule, key)
         if track is not None:
-            if self._changes.enabled:
+            if self._track_changes:
                 self._changes.tracks.add((rule.index, key))
             if track.stale_origin is None:
                 track.stale_origin = now
@@ -161,7 +163,7 @@ class Engine:
 
     def _on_timer(self, index: int, key: str, track: AlertTrack, name: str, due: datetime) -> None:
         rule = self.ruleset.rules[index]
-        if self._changes.enabled:
+        if self._track_changes:
             self._changes.tracks.add((index, key))
         try:  # one rule's failure must not stop the others or kill the stream
             if name == "debounce":
@@ -239,8 +241,7 @@ class Engine:
         stay for the next call, so a large checkpoint can be written piece by piece.
         """
         with self._lock:
-            names = [rule.name for rule in self.ruleset.rules]
-            return self._changes.take(limit, self.values, self._by_index, names)
+            return self._changes.take(limit, self.values, self._by_index, self._rule_names)
 
     @property
     def pending_changes(self) -> int:
@@ -266,6 +267,6 @@ class Engine:
             if rule is None or not any(r is rule for r in self.ruleset.rules_for(key)):
                 continue  # the rule is gone, or no longer watches this key
             self._by_index[rule.index][key] = saved
-            if self._changes.enabled:
+            if self._track_changes:
                 self._changes.tracks.add((rule.index, key))
             self.machine.resume(rule, key, saved, now)

@@ -55,16 +55,16 @@ class RecordError:
 
 
 def read_records(
-    path: Path, progress: Callable[[int], None] | None = None
+    path: Path, progress: Callable[[int, int], None] | None = None
 ) -> Iterator[tuple[int, Event | RecordError]]:
     """Stream ``(line number, event or error)`` from a JSON-lines file; blank lines are skipped.
 
-    ``progress`` is called with the bytes read so far, every few thousand lines.
+    ``progress`` is called with the lines and bytes read so far, every few thousand lines.
     """
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if progress is not None and not number % 4096:
-                progress(handle.tell())
+                progress(number, handle.tell())
             if not raw.strip():
                 continue
             if len(raw) > MAX_LINE_BYTES:

@@ -68,53 +68,55 @@ def _lasted(c: Case) -> str:
     return format_duration(round(seconds) if seconds >= 1 else max(seconds, 0.001))
 
 
+#: The state word of a level rule's title, per language.
+_STATE_WORDS = {
+    "en": {"firing": "firing", "resolved": "resolved"},
+    "tr": {"firing": "alarm", "resolved": "düzeldi"},
+}
+
+#: One phrase per case and language; the fields are those of :func:`message`.
+_PHRASES = {
+    "en": {
+        "removed": "{key} was removed",
+        "changed": "{key} changed from {previous} to {value}",
+        "firing": "{key} is {value} (since {since})",
+        "resolved": "{key} is {value} now; it was firing from {since} for {lasted}",
+        "silent": "no reading from {key} for {silent} (last: {value}); silent since {since}",
+        "back": "{key} reports again: {value}; it was silent from {since} for {lasted}",
+    },
+    "tr": {
+        "removed": "{key} silindi",
+        "changed": "{key} {previous} değerinden {value} değerine değişti",
+        "firing": "{key} değeri {value} ({since} itibarıyla)",
+        "resolved": "{key} şimdi {value}; {since} itibarıyla {lasted} boyunca alarmdaydı",
+        "silent": (
+            "{key} için {silent} boyunca veri gelmedi (son değer: {value}); {since} itibarıyla"
+        ),
+        "back": "{key} yeniden veri gönderiyor: {value}; {since} itibarıyla {lasted} sessizdi",
+    },
+}
+
+
 def title(case: Case, language: str) -> str:
     if case.event_rule:
         return f"{case.rule}: {case.key} = {case.value}"
-    if language == "tr":
-        word = "alarm" if case.state == "firing" else "düzeldi"
-        return f"{case.rule} {word}: {case.key} = {case.value}"
-    return f"{case.rule} {case.state}: {case.key} = {case.value}"
+    return f"{case.rule} {_STATE_WORDS[language][case.state]}: {case.key} = {case.value}"
 
 
 def message(case: Case, language: str, zone: tzinfo | None = None) -> str:
-    body = _turkish(case, zone) if language == "tr" else _english(case, zone)
-    return f"{case.description}: {body}" if case.description else body
-
-
-def _english(c: Case, zone: tzinfo | None) -> str:
+    c = case
     if c.value is None and c.state == "firing" and not c.stale_for:
-        return f"{c.key} was removed"
-    if c.event_rule:  # changed / changed_by hold only when there is a previous value
-        return f"{c.key} changed from {c.previous} to {c.value}"
-    since = local_time(c.since, zone)
-    if c.state == "resolved":
-        lasted = _lasted(c)
-        if c.stale_for:
-            return f"{c.key} reports again: {c.value}; it was silent from {since} for {lasted}"
-        return f"{c.key} is {c.value} now; it was firing from {since} for {lasted}"
-    if c.stale_for:
-        silent = format_duration(c.stale_for)
-        return f"no reading from {c.key} for {silent} (last: {c.value}); silent since {since}"
-    return f"{c.key} is {c.value} (since {since})"
-
-
-def _turkish(c: Case, zone: tzinfo | None) -> str:
-    if c.value is None and c.state == "firing" and not c.stale_for:
-        return f"{c.key} silindi"
-    if c.event_rule:
-        return f"{c.key} {c.previous} değerinden {c.value} değerine değişti"
-    since = local_time(c.since, zone)
-    if c.state == "resolved":
-        lasted = _lasted(c)
-        if c.stale_for:
-            return (
-                f"{c.key} yeniden veri gönderiyor: {c.value}; {since} itibarıyla {lasted} sessizdi"
-            )
-        return f"{c.key} şimdi {c.value}; {since} itibarıyla {lasted} boyunca alarmdaydı"
-    if c.stale_for:
-        silent = format_duration(c.stale_for)
-        return (
-            f"{c.key} için {silent} boyunca veri gelmedi (son değer: {c.value}); {since} itibarıyla"
+        body = _PHRASES[language]["removed"].format(key=c.key)
+    elif c.event_rule:  # changed / changed_by hold only when there is a previous value
+        body = _PHRASES[language]["changed"].format(key=c.key, previous=c.previous, value=c.value)
+    else:
+        resolved = c.state == "resolved"
+        kind = ("back" if resolved else "silent") if c.stale_for else c.state
+        body = _PHRASES[language][kind].format(
+            key=c.key,
+            value=c.value,
+            since=local_time(c.since, zone),
+            lasted=_lasted(c) if resolved else "",
+            silent=format_duration(c.stale_for) if c.stale_for else "",
         )
-    return f"{c.key} değeri {c.value} ({since} itibarıyla)"
+    return f"{c.description}: {body}" if c.description else body

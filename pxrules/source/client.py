@@ -262,7 +262,7 @@ class PxServSource:
                 event = parse_remove_data(payload, at=self._clock())
         except MalformedEvent as exc:
             self.stats.malformed[exc.code] += 1
-            self._malformed_warning.warn("skipped a malformed %s event: %s", kind, exc.reason)
+            self._malformed_warning.log("skipped a malformed %s event: %s", kind, exc.reason)
             return
         self._emit(event)
 
@@ -300,4 +300,4 @@ class PxServSource:
 
     def _malformed_snapshot(self, exc: MalformedEvent) -> None:
         self.stats.malformed[exc.code] += 1
-        self._malformed_warning.warn("skipped a malformed snapshot value: %s", exc.reason)
+        self._malformed_warning.log("skipped a malformed snapshot value: %s", exc.reason)
