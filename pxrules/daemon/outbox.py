@@ -15,6 +15,7 @@ from typing import Any
 
 from ..alerts import Alert
 from ..engine import Engine
+from ..ratelimit import RateLimitedLog
 from .delivery import Dispatcher
 from .notifiers.log import LogTarget
 from .routing import route
@@ -40,6 +41,7 @@ class AlertOutbox:
         self._pending: list[Alert] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._store_errors = RateLimitedLog(log, logging.ERROR)  # a full disk fails every flush
 
     def on_alert(self, alert: Alert) -> None:
         # Called inside the engine: only queue here; persist and hand over once it returns.
@@ -96,7 +98,7 @@ class AlertOutbox:
                 now,
             )
         except StoreError as exc:
-            log.error("%s; delivering from memory (a restart would lose these)", exc)
+            self._store_errors.log("%s; delivering from memory (a restart would lose these)", exc)
         assert self.dispatcher is not None
         for item in items:
             self.dispatcher.submit(item)
