@@ -19,10 +19,16 @@ from .errors import PxRulesError
 EventKind = Literal["set", "remove"]
 Origin = Literal["live", "snapshot", "replay"]
 
-#: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
 #: PxServ's own address: the default of a rules file's ``source.url`` and of the client.
 DEFAULT_URL = "https://api.pxserv.net"
+#: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: The largest WebSocket frame the client reads (aiohttp's default is 4 MiB; a larger frame ends
+#: the connection). Far above MAX_PAYLOAD_BYTES, so an oversized value is read, counted and
+#: skipped like any bad payload instead of costing the connection; bounded, so one frame cannot
+#: take unbounded memory. A frame past it does end the connection: the snapshot after the
+#: reconnect restores what was written meanwhile.
+MAX_FRAME_BYTES = 32 * 1024 * 1024
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MISSING = object()
 

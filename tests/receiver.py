@@ -20,6 +20,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer (until the server stops)
     reset: bool = False  # drop the TCP connection without an answer
+    delay: float = 0.0  # answer after this many seconds (a slow target)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,8 @@ class Receiver:
             assert request.transport is not None
             request.transport.abort()
             return web.Response(status=500)  # never reaches the client
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
         if reply.hang:
             gate = asyncio.Event()
             self._hung.append(gate)

@@ -240,3 +240,26 @@ async def test_each_apprise_url_is_its_own_target() -> None:
         await rx.requests.wait_for(lambda r: len([x for x in r if x.path == "/b"]) == 2)
         await d.drain(5)
     assert len(rx.to("/a")) == 1 and len(rx.to("/b")) == 2
+
+
+async def test_reconfigure_keeps_a_kept_targets_queue_and_retires_a_removed_one(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Reload: a target kept by name keeps its queue and in-flight attempt (new settings for the
+    next ones); a removed target finishes its attempt and drops what it had queued."""
+    async with Receiver({"/a": [Reply(delay=0.2)], "/b": [Reply(delay=0.2)]}) as rx:
+        a = WebhookTarget("a", WebhookSpec(url=rx.url("/a")), session)
+        b = WebhookTarget("b", WebhookSpec(url=rx.url("/b")), session)
+        d = await deliver({"a": [a], "b": [b]}, [item("a", 1), item("a", 2), item("b", 3),
+                                                 item("b", 4)])  # fmt: skip
+        await rx.requests.wait_for(lambda got: len(got) == 2)  # id-1 and id-3 in flight
+        a2 = WebhookTarget("a", WebhookSpec(url=rx.url("/a2")), session)
+        d.reconfigure({"a": [a2]}, {"a": 60.0})
+        assert d.workers["a"].target is a2 and list(d.by_notifier) == ["a"]
+        await rx.requests.wait_for(lambda got: len(got) == 3)
+        await d.drain(5)
+    got = [(r.path, r.json()["id"]) for r in rx.requests.items]
+    assert sorted(got[:2]) == [("/a", "id-1"), ("/b", "id-3")]  # the two in flight, any order
+    assert got[2:] == [("/a2", "id-2")]  # a's queue, sent with the new settings
+    assert d.stats.dropped == 1  # id-4, queued for b
+    assert d.retry_for == {"a": 60.0}

@@ -83,6 +83,8 @@ class TargetWorker:
         self.queue: deque[OutboxItem] = deque()
         self._wakeup = asyncio.Event()
         self.busy = False
+        self.retired = False  # the target left the configuration: finish the attempt, stop
+        self._replaced: list[Target] = []  # targets swapped out, closed once idle
         self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -98,8 +100,31 @@ class TargetWorker:
     def depth(self) -> int:
         return len(self.queue) + (1 if self.busy else 0)
 
+    def replace(self, target: Target) -> None:
+        """Reload: the same target name with a new configuration. The attempt in flight (if
+        any) ends with the old one; the queue and its order are kept."""
+        if target is not self.target:
+            self._replaced.append(self.target)
+            self.target = target
+            if not self.busy:
+                self.close_replaced()
+
+    def retire(self) -> list[OutboxItem]:
+        """Reload removed this target: stop after the attempt in flight; returns the items it
+        had not started (the caller records them as dropped)."""
+        self.retired = True
+        left, self.queue = list(self.queue), deque()
+        if not self.busy and self.task is not None:
+            self.task.cancel()
+        return left
+
+    def close_replaced(self) -> None:
+        for old in self._replaced:
+            self.dispatcher.spawn(old.close())
+        self._replaced.clear()
+
     async def _run(self) -> None:
-        while True:
+        while not self.retired:
             while not self.queue:
                 self._wakeup.clear()
                 await self._wakeup.wait()
@@ -113,6 +138,8 @@ class TargetWorker:
                 log.exception("delivery to %s failed unexpectedly", self.target.name)
             finally:
                 self.busy = False
+                self.close_replaced()
+        await self.target.close()
 
     async def _deliver(self, item: OutboxItem) -> None:
         d = self.dispatcher
@@ -189,15 +216,62 @@ class Dispatcher:
         self._store_errors = RateLimitedLog(log, logging.ERROR)
         self._recording = asyncio.Lock()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
+        self._retired: list[TargetWorker] = []  # finishing their attempt in flight
+        self._started = False
+        self._assign(targets)
+
+    def _assign(self, targets: Mapping[str, list[Target]]) -> list[TargetWorker]:
+        """Workers for ``targets``: a target name already served keeps its worker (its queue
+        and the attempt in flight); returns the workers that are new."""
+        old, self.workers, self.by_notifier = self.workers, {}, {}
+        new: list[TargetWorker] = []
         for notifier, notifier_targets in targets.items():
-            workers = [TargetWorker(self, notifier, t) for t in notifier_targets]
+            workers = []
+            for target in notifier_targets:
+                worker = old.pop(target.name, None)
+                if worker is None or worker.notifier != notifier:
+                    if worker is not None:
+                        old[target.name] = worker  # retired below
+                    worker = TargetWorker(self, notifier, target)
+                    new.append(worker)
+                else:
+                    worker.replace(target)
+                workers.append(worker)
+                self.workers[target.name] = worker
             self.by_notifier[notifier] = workers
-            for worker in workers:
-                self.workers[worker.target.name] = worker
+        for worker in old.values():
+            self._retire(worker)
+        return new
 
     def start(self) -> None:
+        self._started = True
         for worker in self.workers.values():
-            worker.start()
+            if worker.task is None:
+                worker.start()
+
+    def reconfigure(
+        self, targets: Mapping[str, list[Target]], retry_for: Mapping[str, float]
+    ) -> None:
+        """Reload: serve ``targets`` from now on, without re-sending anything. Targets kept by
+        name keep their queue and their attempt in flight; a removed target finishes that
+        attempt and drops what it had queued (counted, recorded as failed)."""
+        self.retry_for = dict(retry_for)
+        self._assign(targets)
+        if self._started:
+            self.start()
+
+    def _retire(self, worker: TargetWorker) -> None:
+        for item in worker.retire():
+            self._drop(item)
+        if worker.task is not None and not worker.task.done():
+            self._retired.append(worker)
+        else:
+            self.spawn(worker.target.close())
+
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def targets_of(self, notifier: str) -> list[str]:
         return [w.target.name for w in self.by_notifier.get(notifier, [])]
@@ -205,17 +279,20 @@ class Dispatcher:
     def submit(self, item: OutboxItem) -> None:
         worker = self.workers.get(item.target)
         if worker is None:
-            log.error(
-                "notification %s is for target %s, which is no longer configured: dropped",
-                item.id,
-                item.target,
-            )
-            self.stats.dropped += 1
-            dropped = Result(Outcome.PERMANENT, "target no longer configured")
-            step = Decision("failed", self.clock(), "target no longer configured")
-            self.record_soon(item, item.target, dropped, step, item.attempts, self.clock())
+            self._drop(item)
             return
         worker.put(item)
+
+    def _drop(self, item: OutboxItem) -> None:
+        log.error(
+            "notification %s is for target %s, which is no longer configured: dropped",
+            item.id,
+            item.target,
+        )
+        self.stats.dropped += 1
+        dropped = Result(Outcome.PERMANENT, "target no longer configured")
+        step = Decision("failed", self.clock(), "target no longer configured")
+        self.record_soon(item, item.target, dropped, step, item.attempts, self.clock())
 
     def record_soon(
         self,
@@ -240,9 +317,7 @@ class Dispatcher:
             next_attempt=step.next_attempt,
             now=now,
         )
-        task = asyncio.ensure_future(self._write(self.store, job))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.spawn(self._write(self.store, job))
 
     async def _write(self, store: Store, job: Callable[[], None]) -> None:
         """Record one attempt; a record that could not be written (disk full) is kept and
@@ -295,12 +370,15 @@ class Dispatcher:
         What is not delivered by then stays pending in the outbox for the next start.
         """
         deadline = time.monotonic() + grace
-        while self.depth and time.monotonic() < deadline:
+        while (self.depth or any(w.busy for w in self._retired)) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        tasks = [w.task for w in self.workers.values() if w.task is not None]
+        workers = [*self.workers.values(), *self._retired]
+        tasks = [w.task for w in workers if w.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*self._background, return_exceptions=True)  # attempt records
-        for worker in self.workers.values():
+        for worker in workers:
+            worker.close_replaced()
             await worker.target.close()
+        await asyncio.gather(*self._background, return_exceptions=True)

@@ -34,7 +34,7 @@ from .health import ServiceStatus
 from .http import HttpServer, parse_listen
 from .loading import load_for_run, start_engine
 from .metrics import Exporter, registry_for
-from .notifiers import build_targets
+from .notifiers import Target, build_targets
 from .notifiers.log import LogTarget
 from .options import RunOptions
 from .outbox import AlertOutbox
@@ -72,6 +72,8 @@ class Daemon:
         self._log_target = LogTarget()  # one across reloads: it learns the event rules
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reloading = asyncio.Lock()  # one reload at a time
+        self._reload_again = False  # a SIGHUP came during a reload: one more after it
 
     @property
     def engine(self) -> Engine | None:
@@ -146,7 +148,7 @@ class Daemon:
             handlers = {
                 signal.SIGTERM: self.stop,
                 signal.SIGINT: self.stop,
-                signal.SIGHUP: lambda: self._spawn(self.reload()),
+                signal.SIGHUP: self.request_reload,
             }
             with signal_handlers(handlers):
                 await self.source.start()
@@ -218,15 +220,19 @@ class Daemon:
     def _start_dispatcher(self, config: Config) -> Dispatcher:
         assert self._session is not None and self.outbox is not None
         dispatcher = Dispatcher(
-            build_targets(
-                config.notifiers, config.source, self._session, log_target=self._log_target
-            ),
+            self._build_targets(config),
             None if self.options.dry_run else self.status.store,
             retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
         )
         dispatcher.start()
         self.outbox.dispatcher = dispatcher
         return dispatcher
+
+    def _build_targets(self, config: Config) -> dict[str, list[Target]]:
+        assert self._session is not None
+        return build_targets(
+            config.notifiers, config.source, self._session, log_target=self._log_target
+        )
 
     async def _resume_outbox(self) -> None:
         store, dispatcher = self.status.store, self.dispatcher
@@ -248,8 +254,27 @@ class Daemon:
 
     # -- reload ---------------------------------------------------------------------------
 
+    def request_reload(self) -> None:
+        """SIGHUP: reload now, or once more after the reload in progress (a burst of signals
+        is one or two reloads, never reloads running side by side)."""
+        if self._reloading.locked():
+            self._reload_again = True
+            return
+        self._spawn(self._reload_while_asked())
+
+    async def _reload_while_asked(self) -> None:
+        again = True
+        while again:
+            self._reload_again = False
+            await self.reload()
+            again = self._reload_again
+
     async def reload(self) -> bool:
-        """SIGHUP: a valid file replaces the rules (state kept by rule name); else keep the old."""
+        """A valid file replaces the rules (state kept by rule name); else the old stay."""
+        async with self._reloading:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         log.info("reloading %s", self.options.rules_path)
         config = load_for_run(self.options)
         old_engine, old_config = self.engine, self.config
@@ -272,11 +297,12 @@ class Daemon:
             state=snapshot, id_salt=old_engine.id_salt,
         )  # fmt: skip
         if config.notifiers != old_config.notifiers and self.dispatcher is not None:
-            old = self.dispatcher
-            self.dispatcher = self._start_dispatcher(config)
-            await old.drain(0)  # what was in flight stays pending in the outbox …
-            if not self.options.dry_run:
-                await self._resume_outbox()  # … and is picked up by the new workers
+            # Targets kept by name keep their queues and their attempt in flight: nothing is
+            # cancelled half-sent, nothing is read back from the outbox and sent again.
+            self.dispatcher.reconfigure(
+                self._build_targets(config),
+                {name: spec.retry_for for name, spec in config.notifiers.items()},
+            )
         self._install(config)
         if self.checkpointer is not None:
             await self.checkpointer.checkpoint(full=True)  # drop the state of rules that are gone

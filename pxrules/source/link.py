@@ -15,6 +15,7 @@ from typing import Any
 
 import socketio
 
+from ..events import MAX_FRAME_BYTES
 from ..fastjson import PacketJson
 
 SOCKETIO_LOG = logging.getLogger("pxrules.socketio")
@@ -70,6 +71,9 @@ def new_link(on_payload: Callable[[str, Any], None]) -> Link:
         # their own, whose lines bypass the application's format and its secret redaction.
         logger=SOCKETIO_LOG,
         engineio_logger=ENGINEIO_LOG,
+        # aiohttp closes the connection on a frame over 4 MiB: read up to MAX_FRAME_BYTES, so
+        # an oversized value is counted and skipped by the parser instead.
+        websocket_extra_options={"max_msg_size": MAX_FRAME_BYTES},
     )
     link = Link(client)
 
