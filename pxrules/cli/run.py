@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -15,7 +18,7 @@ from .logs import LEVELS, setup_logging
     short_help="Run the alerting daemon.",
     epilog="\b\nExamples:\n  pxrules run rules.yaml --http :9464\n"
     "  pxrules run rules.yaml --url http://127.0.0.1:8765 --api-key demo-key --dry-run\n\n"
-    "SIGHUP reloads the rules file; SIGTERM/SIGINT stop it (deliveries get 10 s).\n\n"
+    "SIGHUP reloads the rules file; SIGTERM/SIGINT stop it (deliveries get --grace seconds).\n\n"
     "Exit codes: 0 stopped by a signal, 1 invalid rules, 2 unreadable file or --http address "
     "in use, 3 PxServ refused the API key.",
 )
@@ -34,6 +37,13 @@ from .logs import LEVELS, setup_logging
 @click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
 @click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
 @click.option(
+    "--grace",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds queued deliveries get on SIGTERM/SIGINT; the rest stay in the state file.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
@@ -44,7 +54,7 @@ from .logs import LEVELS, setup_logging
 )
 def run(
     rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
-    dry_run: bool, log_level: str, log_format: str,
+    dry_run: bool, grace: float, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -58,6 +68,25 @@ def run(
     formatter = setup_logging(log_level, log_format)
     options = RunOptions(
         rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run, url=url,
-        api_key=api_key,
+        api_key=api_key, grace=grace,
     )  # fmt: skip
-    sys.exit(asyncio.run(Daemon(options, formatter=formatter).run()))
+    code = asyncio.run(Daemon(options, formatter=formatter).run())
+    _exit(code)
+
+
+def _exit(code: int) -> None:
+    """Exit once the daemon has stopped. A notifier attempt cancelled at the end of the grace
+    period may still run in a library's thread (Apprise sends from its own thread pool, which
+    the interpreter would wait for at exit, past the grace): everything of ours is closed and
+    written by now, so such threads are not waited for."""
+    busy = [t for t in threading.enumerate() if t.is_alive() and not t.daemon]
+    busy = [t for t in busy if t is not threading.main_thread()]
+    if busy:
+        logging.getLogger("pxrules.daemon").info(
+            "exiting without waiting for %d notifier thread(s) still sending", len(busy)
+        )
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
