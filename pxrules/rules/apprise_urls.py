@@ -22,7 +22,8 @@ def apprise_for(url: str) -> apprise.Apprise | None:
     """An Apprise object holding ``url`` alone, or ``None`` when Apprise does not recognise it.
 
     One object per URL: a shared one reports only that some target failed, not which. Apprise's
-    own log lines are silenced meanwhile (they could carry the URL's token). Imported lazily:
+    own log lines are silenced meanwhile (they could carry the URL's token); HTTP redirects are
+    not followed. Imported lazily:
     ``check`` loads Apprise only when a file has an Apprise notifier.
     """
     import apprise
@@ -31,7 +32,9 @@ def apprise_for(url: str) -> apprise.Apprise | None:
     previous = logger.disabled
     logger.disabled = True
     try:
-        target = apprise.Apprise()
+        # No redirects unless the URL itself says `redirect=yes`: a redirect to another origin
+        # would carry the URL's credentials and custom headers there.
+        target = apprise.Apprise(asset=apprise.AppriseAsset(http_redirects=False))
         return target if target.add(url) else None
     finally:
         logger.disabled = previous

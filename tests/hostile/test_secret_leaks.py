@@ -29,6 +29,26 @@ async def test_the_rest_client_does_not_follow_a_redirect_with_the_key(status: i
     assert elsewhere.requests.items == []  # the key went nowhere else
 
 
+@pytest.mark.parametrize("status", [302, 307, 308])
+async def test_an_apprise_json_url_does_not_follow_a_redirect_with_its_credentials(
+    status: int,
+) -> None:
+    from pxrules.daemon.notifiers.apprise import AppriseTarget
+    from pxrules.daemon.notifiers.base import Outcome
+
+    async with Receiver() as elsewhere:
+        plan = {"/notify": [Reply(status, {"Location": elsewhere.url("/steal")})]}
+        async with Receiver(plan) as receiver:
+            url = f"json://bob:s3cret-pass@127.0.0.1:{receiver.port}/notify?+X-Token=tok-123"
+            target = AppriseTarget("chat", url)
+            doc = {"state": "firing", "severity": "warning", "title": "t", "message": "m"}
+            result = await target.send(doc)
+    assert len(receiver.to("/notify")) == 1
+    assert receiver.to("/notify")[0].headers["X-Token"] == "tok-123"
+    assert elsewhere.requests.items == []  # neither the password nor the header went there
+    assert result.outcome is Outcome.RETRY
+
+
 def test_credentials_in_the_source_url_are_secrets() -> None:
     source = SourceSpec(url="http://admin:hunter2-pw@pxserv.example.com", api_key="key-1234")
     assert {"hunter2-pw", "key-1234"} <= secrets_of(source, {})
