@@ -23,6 +23,9 @@ Origin = Literal["live", "snapshot", "replay"]
 DEFAULT_URL = "https://api.pxserv.net"
 #: Payloads whose strings add up to more than this many UTF-8 bytes are rejected.
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: Keys whose latest value pxrules keeps in memory (the source's and the engine's view alike);
+#: past it the least recently written are forgotten (docs/reliability.md).
+MAX_KEYS = 100_000
 #: The largest WebSocket frame the client reads (aiohttp's default is 4 MiB; a larger frame ends
 #: the connection). Far above MAX_PAYLOAD_BYTES, so an oversized value is read, counted and
 #: skipped like any bad payload instead of costing the connection; bounded, so one frame cannot

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..events import MAX_KEYS
 from .logs import LEVELS, setup_logging
 
 
@@ -37,6 +38,13 @@ from .logs import LEVELS, setup_logging
 @click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
 @click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
 @click.option(
+    "--max-keys",
+    default=MAX_KEYS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Latest values kept in memory; past it the least recently written keys are forgotten.",
+)
+@click.option(
     "--grace",
     default=10.0,
     show_default=True,
@@ -54,7 +62,7 @@ from .logs import LEVELS, setup_logging
 )
 def run(
     rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
-    dry_run: bool, grace: float, log_level: str, log_format: str,
+    dry_run: bool, max_keys: int, grace: float, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -68,7 +76,7 @@ def run(
     formatter = setup_logging(log_level, log_format)
     options = RunOptions(
         rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run, url=url,
-        api_key=api_key, grace=grace,
+        api_key=api_key, grace=grace, max_keys=max_keys,
     )  # fmt: skip
     code = asyncio.run(Daemon(options, formatter=formatter).run())
     _exit(code)

@@ -38,7 +38,7 @@ class Checkpointer:
         store = self.store
         try:
             if full:
-                await store.run(store.checkpoint, engine.snapshot(), full=True)
+                await store.run(store.checkpoint, engine.snapshot(durable=True), full=True)
             else:
                 # Piece by piece, each piece its own background transaction: the event loop
                 # never stops long to collect a large checkpoint, and an alert's outbox write
@@ -49,6 +49,7 @@ class Checkpointer:
                     piece = engine.changes(limit=CHECKPOINT_CHUNK)
                     budget -= CHECKPOINT_CHUNK
                     await store.run(store.checkpoint, piece, full=False, priority=BACKGROUND)
+            await store.run(store.compact, priority=BACKGROUND)
             self.events_since = 0
             self._failed = False
         except asyncio.CancelledError:

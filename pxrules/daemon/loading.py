@@ -11,6 +11,7 @@ from reactivex import abc as rx_abc
 from ..alerts import Alert
 from ..engine import Engine, RuleSet
 from ..errors import ExitCode
+from ..events import MAX_KEYS
 from ..rules import Config, load_file
 from .options import RunOptions
 
@@ -46,8 +47,10 @@ def start_engine(
     *,
     state: Mapping[str, Any] | None,
     id_salt: str,
+    max_keys: int = MAX_KEYS,
 ) -> Engine:
     """An engine for ``config`` resuming from ``state``, keeping changes for checkpoints."""
     return Engine(
-        RuleSet(config), scheduler, emit, state=state, id_salt=id_salt, track_changes=True
-    )
+        RuleSet(config), scheduler, emit, state=state, id_salt=id_salt, track_changes=True,
+        max_keys=max_keys,
+    )  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..events import MAX_KEYS
+
 
 @dataclass
 class RunOptions:
@@ -14,6 +16,7 @@ class RunOptions:
     dry_run: bool = False
     grace: float = 10.0
     checkpoint_interval: float = 5.0
+    max_keys: int = MAX_KEYS  # latest values kept in memory (--max-keys)
     env: dict[str, str] | None = None
     url: str | None = None  # replaces the rules file's source.url (--url)
     api_key: str | None = None  # replaces the rules file's source.api_key (--api-key)

@@ -115,6 +115,7 @@ class Daemon:
         self.outbox.engine = start_engine(
             config, AsyncIOScheduler(asyncio.get_running_loop()), self.outbox.on_alert,
             state=store.load_engine_state(), id_salt=store.id_salt,
+            max_keys=self.options.max_keys,
         )  # fmt: skip
         if not self.options.dry_run:
             self.checkpointer = Checkpointer(
@@ -122,7 +123,10 @@ class Daemon:
             )
         assert config.source.api_key is not None
         self.source = PxServSource(
-            api_key=config.source.api_key, url=config.source.url, snapshot=config.source.snapshot
+            api_key=config.source.api_key,
+            url=config.source.url,
+            snapshot=config.source.snapshot,
+            max_keys=self.options.max_keys,
         )
         self.source.events.subscribe(self._on_source_event)
         log.info(
@@ -294,7 +298,7 @@ class Daemon:
         self.outbox.flush()
         self.outbox.engine = start_engine(
             config, old_engine.scheduler, self.outbox.on_alert,
-            state=snapshot, id_salt=old_engine.id_salt,
+            state=snapshot, id_salt=old_engine.id_salt, max_keys=self.options.max_keys,
         )  # fmt: skip
         if config.notifiers != old_config.notifiers and self.dispatcher is not None:
             # Targets kept by name keep their queues and their attempt in flight: nothing is

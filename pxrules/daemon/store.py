@@ -36,6 +36,7 @@ log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+COMPACT_MIN_PAGES = 256  # free pages (4 KiB each) worth giving back
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -208,6 +209,11 @@ class Store:
     def _connect(cls, name: str) -> Store:
         db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
         try:
+            # Pages freed by removed keys and pruned rows are given back (see compact); a file
+            # made before this setting is converted once, by VACUUM.
+            if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                db.execute("VACUUM")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
             db.execute("PRAGMA busy_timeout=5000")
@@ -278,9 +284,14 @@ class Store:
             if full:
                 db.execute("DELETE FROM key_values")
                 db.execute("DELETE FROM tracks")
+            values = snapshot.get("values", {})
             db.executemany(
                 "INSERT OR REPLACE INTO key_values VALUES (?, ?)",
-                ((k, dump_row(v)) for k, v in snapshot.get("values", {}).items()),
+                ((k, dump_row(v)) for k, v in values.items() if v is not None),
+            )
+            db.executemany(
+                "DELETE FROM key_values WHERE key=?",
+                ((k,) for k, v in values.items() if v is None),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
@@ -290,6 +301,16 @@ class Store:
                     for key, data in by_key.items()
                 ),
             )
+
+    def compact(self) -> None:
+        """Give free pages back to the file system once they are a quarter of the file (after
+        many keys were removed): the file shrinks instead of keeping its largest size."""
+        with contextlib.suppress(sqlite3.Error):  # best effort: a full disk is reported elsewhere
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            if free > max(COMPACT_MIN_PAGES, pages // 4):
+                self._db.executescript("PRAGMA incremental_vacuum;")  # execute() frees one page
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- outbox ---------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reactivex import abc as rx_abc
 
 from ..alerts import Alert
-from ..events import Event
+from ..events import MAX_KEYS, Event
+from ..ratelimit import RateLimitedLog
 from ..rules.conditions import Reading
 from . import state as codec
 from .compiled import CompiledRule, RuleIndex
@@ -28,6 +29,7 @@ from .timers import TimerHeap
 from .tracks import AlertTrack, EngineStats, KeyValue
 
 log = logging.getLogger("pxrules.rules")
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 class Engine:
@@ -46,6 +48,7 @@ class Engine:
         state: Mapping[str, Any] | None = None,
         id_salt: str = "",
         track_changes: bool = False,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         self.ruleset = ruleset
         self._plans = ruleset.plans  # read directly on the hot path
@@ -53,6 +56,8 @@ class Engine:
         self.scheduler = scheduler
         self._lock = threading.RLock()
         self.values: dict[str, KeyValue] = {}
+        self.max_keys = max_keys
+        self._cap_warning = RateLimitedLog(log, logging.WARNING, interval=300.0)
         self.tracks: dict[str, dict[str, AlertTrack]] = {rule.name: {} for rule in ruleset.rules}
         self._by_index = [self.tracks[rule.name] for rule in ruleset.rules]  # same dicts
         self._changes = codec.ChangeSet(track_changes)
@@ -94,6 +99,8 @@ class Engine:
             entry = self.values.get(key)
             if entry is None:
                 entry = self.values[key] = KeyValue(None, None)
+                if len(self.values) > self.max_keys:
+                    self._evict(key)
             elif entry.value is not None:
                 entry.previous, entry.previous_number = entry.value, entry.number
             if event.kind == "set":
@@ -115,6 +122,33 @@ class Engine:
                 except Exception:
                     self.stats.errors += 1
                     log.exception("rule %r failed on key %r", rule.name, key)
+            if entry.removed and not any(r.stale or r.definition.debounce for r in rules):
+                self._forget(key)  # a stale clock or a debounce hold still reads the entry
+
+    def _forget(self, key: str) -> None:
+        """Drop what is kept of a removed or evicted key (its alerts' tracks stay)."""
+        del self.values[key]
+        self._plans.pop(key, None)
+        if self._track_changes:
+            self._dirty_keys.add(key)  # the checkpoint deletes its row
+
+    def _evict(self, keep: str) -> None:
+        """Over :attr:`max_keys`: forget the least recently written keys, a sixteenth of the
+        cap at a time (sorting is amortised over the batch). Their alerts keep their state; a
+        ``changed`` rule has no previous value for them; ``values`` no longer lists them."""
+        excess = len(self.values) - self.max_keys + max(1, self.max_keys // 16)
+        oldest = sorted(
+            (k for k in self.values if k != keep),
+            key=lambda k: self.values[k].last_set or _NEVER,
+        )[:excess]
+        for k in oldest:
+            self._forget(k)
+        self.stats.evicted += len(oldest)
+        self._cap_warning.log(
+            "more than %d keys: forgot the %d least recently written (see docs/reliability.md)",
+            self.max_keys,
+            len(oldest),
+        )
 
     def dispose(self) -> None:
         with self._lock:
@@ -223,10 +257,20 @@ class Engine:
 
     # -- state ----------------------------------------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        """The engine's state as plain JSON-able data (:mod:`pxrules.engine.state`)."""
+    def watches(self, key: str) -> bool:
+        """Whether any rule watches ``key`` (only those keys' values are worth saving: the
+        snapshot after a restart brings back the others)."""
+        return bool((self._plans.get(key) or self.ruleset.plan(key))[0])
+
+    def snapshot(self, *, durable: bool = False) -> dict[str, Any]:
+        """The engine's state as plain JSON-able data (:mod:`pxrules.engine.state`); with
+        ``durable``, only the values of keys a rule watches (what the state file keeps)."""
         with self._lock:
-            values = {key: codec.encode_value(e) for key, e in self.values.items()}
+            values = {
+                key: codec.encode_value(e)
+                for key, e in self.values.items()
+                if not durable or self.watches(key)
+            }
             tracks = {
                 name: {key: codec.encode_track(t) for key, t in by_key.items()}
                 for name, by_key in self.tracks.items()
@@ -235,13 +279,17 @@ class Engine:
             return codec.document(values, tracks, at=self.scheduler.now)
 
     def changes(self, limit: int | None = None) -> dict[str, Any]:
-        """Like :meth:`snapshot`, but only the values and tracks touched since the last call.
+        """Like ``snapshot(durable=True)``, but only the values and tracks touched since the
+        last call; a value that is gone (removed, forgotten, or of a key no rule watches) is
+        ``None``: its row is to be deleted.
 
         With ``limit``, at most that many values and tracks are taken (values first); the rest
         stay for the next call, so a large checkpoint can be written piece by piece.
         """
         with self._lock:
-            return self._changes.take(limit, self.values, self._by_index, self._rule_names)
+            return self._changes.take(
+                limit, self.values, self._by_index, self._rule_names, self.watches
+            )
 
     @property
     def pending_changes(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -142,16 +142,17 @@ class ChangeSet:
         values: Mapping[str, KeyValue],
         tracks: list[dict[str, AlertTrack]],
         names: list[str],
+        durable: Callable[[str], bool],
     ) -> dict[str, Any]:
-        """A state document of at most ``limit`` changed rows (values first); the rest stay."""
+        """A state document of at most ``limit`` changed rows (values first); the rest stay.
+        A value that is gone, or whose key is not ``durable``, is ``None`` (delete its row)."""
         room = len(self) if limit is None else limit
-        taken_values = {}
+        taken_values: dict[str, Any] = {}
         while self.keys and room > 0:
             key = self.keys.pop()
             room -= 1
             e = values.get(key)
-            if e is not None:
-                taken_values[key] = encode_value(e)
+            taken_values[key] = encode_value(e) if e is not None and durable(key) else None
         taken_tracks: dict[str, dict[str, Any]] = {}
         while self.tracks and room > 0:
             index, key = self.tracks.pop()

@@ -71,6 +71,7 @@ class EngineStats:
     unknown: int = 0
     suppressed: int = 0
     errors: int = 0
+    evicted: int = 0  # keys forgotten over the key cap
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, state)
 
     def metrics(self) -> Iterator[Metric]:
@@ -91,6 +92,11 @@ class EngineStats:
             self.suppressed,
         )
         yield CounterMetricFamily("pxrules_rule_errors", "Rule or template failures", self.errors)
+        yield CounterMetricFamily(
+            "pxrules_evicted_keys",
+            "Keys forgotten because more keys than the cap were written",
+            self.evicted,
+        )
         alerts = CounterMetricFamily(
             "pxrules_alerts",
             "Alert notifications emitted, by rule and state",

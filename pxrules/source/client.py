@@ -27,7 +27,7 @@ import reactivex
 
 from ..backoff import Backoff
 from ..errors import KeyRefusedError
-from ..events import DEFAULT_URL, Event, MalformedEvent, parse_remove_data, parse_set_data
+from ..events import DEFAULT_URL, MAX_KEYS, Event, MalformedEvent, parse_remove_data, parse_set_data
 from ..ratelimit import RateLimitedLog
 from .link import Link, new_link, settle, wait_first
 from .policy import ReconnectPolicy
@@ -69,6 +69,7 @@ class PxServSource:
         transports: tuple[str, ...] = ("websocket",),
         connect_timeout: float = 10.0,
         request_timeout: float = 10.0,
+        max_keys: int = MAX_KEYS,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is empty")
@@ -89,7 +90,7 @@ class PxServSource:
         self.stats = SourceStats()
         self._board = StatusBoard(self._clock, self.stats)
         self._malformed_warning = RateLimitedLog(log, logging.WARNING)
-        self._values = KnownValues()
+        self._values = KnownValues(max_keys)
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
         self._connected_once: asyncio.Future[None] | None = None

@@ -11,22 +11,36 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..events import Event, MalformedEvent, parse_set_data
+from ..events import MAX_KEYS, Event, MalformedEvent, parse_set_data
 
 
 class KnownValues:
-    """The latest value the source emitted per key, and the keys set live during a fetch."""
+    """The latest value the source emitted per key, and the keys set live during a fetch.
 
-    def __init__(self) -> None:
-        self.known: dict[str, str | None] = {}
+    A removed key is forgotten. Past ``max_keys`` the keys known longest are forgotten, a
+    sixteenth at a time: the next snapshot sends such a key again even if it did not change,
+    and cannot tell that it vanished.
+    """
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.known: dict[str, str] = {}
+        self.max_keys = max_keys
         self._touched: set[str] | None = None  # set while a snapshot is in flight
 
     def saw(self, key: str, value: str | None) -> None:
-        self.known[key] = value
+        known = self.known
+        if value is None:
+            known.pop(key, None)
+        else:
+            if key not in known and len(known) >= self.max_keys:
+                for old in list(itertools.islice(known, max(1, self.max_keys // 16))):
+                    del known[old]
+            known[key] = value
         if self._touched is not None:
             self._touched.add(key)
 
@@ -59,7 +73,7 @@ class KnownValues:
             seen.add(event.key)
             if event.key not in touched and self.known.get(event.key) != event.value:
                 events.append(event)
-        for key, value in self.known.items():
-            if value is not None and key not in seen and key not in touched:
+        for key in self.known:
+            if key not in seen and key not in touched:
                 events.append(Event(kind="remove", key=key, value=None, at=at, origin="snapshot"))
         return events

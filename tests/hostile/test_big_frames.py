@@ -20,7 +20,7 @@ async def _until(condition: object, timeout: float = 20.0) -> None:
 
 
 async def test_a_10_mb_value_is_skipped_and_the_connection_kept(sim: Simulator) -> None:
-    assert 10_000_000 < MAX_FRAME_BYTES
+    assert MAX_FRAME_BYTES > 10_000_000
     seen: list[tuple[str, str | None]] = []
     source = PxServSource(API_KEY, sim.url, snapshot=False, backoff=FAST)
     source.events.subscribe(lambda e: seen.append((e.key, e.value)))
