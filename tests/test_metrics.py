@@ -37,9 +37,7 @@ def exported(*parts: Exporter) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 
 
 def test_the_engine_exports_every_counter_it_keeps() -> None:
-    stats = EngineStats(
-        events=11, evaluations=12, unknown=13, suppressed=14, errors=15, evicted=17
-    )
+    stats = EngineStats(events=11, evaluations=12, unknown=13, suppressed=14, errors=15, evicted=17)
     stats.alerts[("hot", "firing")] = 16
     got = exported(stats)
     assert got[("pxrules_engine_events_total", ())] == 11
