@@ -43,6 +43,8 @@ class Receiver:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._hung: list[asyncio.Event] = []
+        self.open = asyncio.Event()  # cleared: requests are recorded, answered once it is set
+        self.open.set()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -55,6 +57,7 @@ class Receiver:
         self.requests(Request(request.path, dict(request.headers), body, time.monotonic()))
         replies = self.plan.get(request.path) or []
         reply = replies.pop(0) if replies else Reply()
+        await self.open.wait()
         if reply.reset:
             assert request.transport is not None
             request.transport.abort()
@@ -78,6 +81,7 @@ class Receiver:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.open.set()
         for gate in self._hung:
             gate.set()
         assert self._runner is not None

@@ -3,6 +3,10 @@
 A slow or dead target only delays its own queue: event processing and other targets go on.
 Within a target, notifications go out in order (a resolve never overtakes its firing).
 
+A backlog streams from the store: a worker holds at most :data:`BACKLOG_WINDOW` items in
+memory; the items after them wait in the outbox table and are read a window at a time once the
+worker gets to them (also at start, for what a previous run left pending).
+
 The retry decision is a pure function of the attempt's result and the clock
 (:func:`next_step`), so it is tested without waiting.
 """
@@ -29,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("pxrules.dispatch")
 
 DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=300.0, factor=2.0, jitter=0.2)
+#: Outbox items a target's worker holds in memory; the rest of its backlog stays in the store.
+BACKLOG_WINDOW = 256
+_NOT_CONFIGURED = "target no longer configured"
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,10 @@ class TargetWorker:
         self.notifier = notifier
         self.target = target
         self.queue: deque[OutboxItem] = deque()
+        self.spilled = 0  # items waiting in the store, after those in `queue`
+        self.later: deque[OutboxItem] = deque()  # unstored items that came while spilled
+        self._refilling = False
+        self._spill_missed = False  # an item spilled while a refill was reading
         self._wakeup = asyncio.Event()
         self.busy = False
         self.retired = False  # the target left the configuration: finish the attempt, stop
@@ -92,13 +103,50 @@ class TargetWorker:
             self._run(), name=f"pxrules-deliver-{self.target.name}"
         )
 
-    def put(self, item: OutboxItem) -> None:
-        self.queue.append(item)
+    def put(self, item: OutboxItem, *, stored: bool = True) -> None:
+        """Queue ``item``; one that is in the store waits there when the window is full."""
+        streams = stored and self.dispatcher.store is not None
+        if streams and (self.spilled or len(self.queue) >= BACKLOG_WINDOW):
+            self.spilled += 1
+            self._spill_missed |= self._refilling
+        elif self.spilled:
+            self.later.append(item)  # after the stored ones: the order holds
+        else:
+            self.queue.append(item)
+        self._wakeup.set()
+
+    def resume(self, count: int) -> None:
+        """``count`` items of this target are pending in the store (a previous run's)."""
+        self.spilled += count
         self._wakeup.set()
 
     @property
     def depth(self) -> int:
-        return len(self.queue) + (1 if self.busy else 0)
+        return len(self.queue) + len(self.later) + self.spilled + (1 if self.busy else 0)
+
+    async def _refill(self) -> None:
+        """Read the next window of this target's backlog from the store."""
+        d = self.dispatcher
+        assert d.store is not None
+        await d.records_written()  # what was delivered is no longer pending there
+        skip = d.unrecorded_ids()  # … unless the store refused to record it
+        self._refilling, self._spill_missed = True, False
+        try:
+            rows = await d.store.run(d.store.pending, self.target.name, BACKLOG_WINDOW + len(skip))
+        except StoreError as exc:
+            d.store_errors.log("%s; reading the backlog again in 1s", exc)
+            await asyncio.sleep(1.0)
+            return
+        finally:
+            self._refilling = False
+        items = [i for i in rows if (i.id, i.target) not in skip][:BACKLOG_WINDOW]
+        self.queue.extend(items)
+        if len(items) < BACKLOG_WINDOW and not self._spill_missed:
+            self.spilled = 0  # all of it is in memory now
+            self.queue.extend(self.later)
+            self.later.clear()
+        else:
+            self.spilled = max(self.spilled - len(items), 1)
 
     def replace(self, target: Target) -> None:
         """Reload: the same target name with a new configuration. The attempt in flight (if
@@ -113,7 +161,11 @@ class TargetWorker:
         """Reload removed this target: stop after the attempt in flight; returns the items it
         had not started (the caller records them as dropped)."""
         self.retired = True
-        left, self.queue = list(self.queue), deque()
+        left, self.queue = [*self.queue, *self.later], deque()
+        self.later.clear()
+        if self.spilled:
+            self.spilled = 0
+            self.dispatcher.spawn(self.dispatcher.drop_stored(self.target.name))
         if not self.busy and self.task is not None:
             self.task.cancel()
         return left
@@ -126,6 +178,9 @@ class TargetWorker:
     async def _run(self) -> None:
         while not self.retired:
             while not self.queue:
+                if self.spilled:
+                    await self._refill()
+                    continue
                 self._wakeup.clear()
                 await self._wakeup.wait()
             item = self.queue.popleft()
@@ -212,8 +267,9 @@ class Dispatcher:
         self.stats = DispatchStats()
         self.workers: dict[str, TargetWorker] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._unrecorded: list[Callable[[], None]] = []  # attempt records the store refused
-        self._store_errors = RateLimitedLog(log, logging.ERROR)
+        # Attempt records the store refused, keyed by (id, target), written before newer ones.
+        self._unrecorded: list[tuple[tuple[str, str], Callable[[], None]]] = []
+        self.store_errors = RateLimitedLog(log, logging.ERROR)
         self._recording = asyncio.Lock()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         self._retired: list[TargetWorker] = []  # finishing their attempt in flight
@@ -276,12 +332,46 @@ class Dispatcher:
     def targets_of(self, notifier: str) -> list[str]:
         return [w.target.name for w in self.by_notifier.get(notifier, [])]
 
-    def submit(self, item: OutboxItem) -> None:
+    def submit(self, item: OutboxItem, *, stored: bool = True) -> None:
+        """Hand over ``item``; ``stored`` says it is in the store (it may wait there)."""
         worker = self.workers.get(item.target)
         if worker is None:
             self._drop(item)
             return
-        worker.put(item)
+        worker.put(item, stored=stored)
+
+    async def resume(self) -> int:
+        """Pick up what a previous run left pending in the store (read as the workers get to
+        it); a target no longer configured has its items dropped. Returns how many."""
+        if self.store is None:
+            return 0
+        counts = await self.store.run(self.store.pending_counts)
+        for target, count in counts.items():
+            worker = self.workers.get(target)
+            if worker is None:
+                await self.drop_stored(target)
+            else:
+                worker.resume(count)
+        return sum(counts.values())
+
+    async def drop_stored(self, target: str) -> None:
+        """Mark the pending items of a target no longer configured as failed (counted)."""
+        if self.store is None:
+            return
+        try:
+            count = await self.store.run(
+                self.store.fail_pending, target, _NOT_CONFIGURED, self.clock()
+            )
+        except StoreError as exc:
+            self.store_errors.log("%s; items for %s stay pending", exc, target)
+            return
+        if count:
+            self.stats.dropped += count
+            log.error(
+                "%d notification(s) for target %s, which is no longer configured: dropped",
+                count,
+                target,
+            )
 
     def _drop(self, item: OutboxItem) -> None:
         log.error(
@@ -290,8 +380,8 @@ class Dispatcher:
             item.target,
         )
         self.stats.dropped += 1
-        dropped = Result(Outcome.PERMANENT, "target no longer configured")
-        step = Decision("failed", self.clock(), "target no longer configured")
+        dropped = Result(Outcome.PERMANENT, _NOT_CONFIGURED)
+        step = Decision("failed", self.clock(), _NOT_CONFIGURED)
         self.record_soon(item, item.target, dropped, step, item.attempts, self.clock())
 
     def record_soon(
@@ -317,19 +407,27 @@ class Dispatcher:
             next_attempt=step.next_attempt,
             now=now,
         )
-        self.spawn(self._write(self.store, job))
+        self._unrecorded.append(((item.id, target), job))
+        self.spawn(self._write(self.store))
 
-    async def _write(self, store: Store, job: Callable[[], None]) -> None:
-        """Record one attempt; a record that could not be written (disk full) is kept and
-        written before the next one, so a delivered item is not left marked pending."""
-        self._unrecorded.append(job)
+    def unrecorded_ids(self) -> set[tuple[str, str]]:
+        """``(id, target)`` of attempts whose record the store has not taken yet."""
+        return {key for key, _ in self._unrecorded}
+
+    async def records_written(self) -> None:
+        """Wait for the attempt records being written now."""
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _write(self, store: Store) -> None:
+        """Write the attempt records in order; one that could not be written (disk full) is
+        kept and written before the next one, so a delivered item is not left pending."""
         async with self._recording:  # one writer at a time: records keep their order
             try:
                 while self._unrecorded:
-                    await store.run(self._unrecorded[0])
+                    await store.run(self._unrecorded[0][1])
                     self._unrecorded.pop(0)
             except StoreError as exc:
-                self._store_errors.log(
+                self.store_errors.log(
                     "%s; delivery goes on, %d attempt record(s) kept to write later",
                     exc,
                     len(self._unrecorded),

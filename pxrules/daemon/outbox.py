@@ -99,6 +99,9 @@ class AlertOutbox:
             )
         except StoreError as exc:
             self._store_errors.log("%s; delivering from memory (a restart would lose these)", exc)
+            stored = False
+        else:
+            stored = True
         assert self.dispatcher is not None
         for item in items:
-            self.dispatcher.submit(item)
+            self.dispatcher.submit(item, stored=stored)

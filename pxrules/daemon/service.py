@@ -239,13 +239,10 @@ class Daemon:
         )
 
     async def _resume_outbox(self) -> None:
-        store, dispatcher = self.status.store, self.dispatcher
-        assert store is not None and dispatcher is not None
-        pending = await store.run(store.pending)
+        assert self.dispatcher is not None
+        pending = await self.dispatcher.resume()
         if pending:
-            log.info("resuming %d undelivered notification(s) from the state file", len(pending))
-        for item in pending:
-            dispatcher.submit(item)
+            log.info("resuming %d undelivered notification(s) from the state file", pending)
 
     def _on_source_event(self, event: Event) -> None:
         if self.checkpointer is not None:

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     PRIMARY KEY (id, target));
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created);
+CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, status, created);
 CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, id TEXT NOT NULL, target TEXT NOT NULL,
@@ -332,12 +333,42 @@ class Store:
                 ((rule, key, dump_row(data)) for rule, key, data in tracks),
             )
 
-    def pending(self) -> list[OutboxItem]:
+    def pending(self, target: str | None = None, limit: int = -1) -> list[OutboxItem]:
+        """Undelivered items in the order they were made (of one target; at most ``limit``)."""
+        where, args = ("status='pending'", ()) if target is None else (
+            "status='pending' AND target=?", (target,)
+        )  # fmt: skip
         rows = self._db.execute(
             "SELECT id, target, notifier, document, created, attempts, next_attempt "
-            "FROM outbox WHERE status='pending' ORDER BY created, rowid"
+            f"FROM outbox WHERE {where} ORDER BY created, rowid LIMIT ?",
+            (*args, limit),
         ).fetchall()
         return [OutboxItem(i, t, n, json.loads(d), c, a, na) for i, t, n, d, c, a, na in rows]
+
+    def fail_pending(self, target: str, reason: str, now: float) -> int:
+        """Mark every pending item of ``target`` failed with ``reason``; return how many."""
+        with self._transaction() as db:
+            ids = [i for (i,) in db.execute(
+                "SELECT id FROM outbox WHERE status='pending' AND target=?", (target,)
+            )]  # fmt: skip
+            db.execute(
+                "UPDATE outbox SET status='failed', last_error=? "
+                "WHERE status='pending' AND target=?",
+                (reason, target),
+            )
+            db.executemany(
+                "INSERT INTO delivery_log (at, id, target, outcome, detail) "
+                "VALUES (?, ?, ?, 'permanent', ?)",
+                ((now, i, target, reason) for i in ids),
+            )
+        return len(ids)
+
+    def pending_counts(self) -> dict[str, int]:
+        """Target → how many of its items are undelivered."""
+        rows = self._db.execute(
+            "SELECT target, COUNT(*) FROM outbox WHERE status='pending' GROUP BY target"
+        )
+        return {target: count for target, count in rows}
 
     def attempt(
         self,
