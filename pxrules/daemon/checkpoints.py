@@ -64,6 +64,9 @@ class Checkpointer:
         last_prune = time.monotonic()
         while True:
             await asyncio.sleep(self.interval)
+            moved = await self.store.run(self.store.verify_file)
+            if moved:
+                log.error("%s", moved)
             if self.events_since or not self.store.healthy:
                 await self.checkpoint()
             if time.monotonic() - last_prune > PRUNE_EVERY:

@@ -63,12 +63,16 @@ class ServiceStatus:
 
     @property
     def state_file_ok(self) -> bool:
-        return self.store_problem is None and (self.store is None or self.store.healthy)
+        if self.store_problem is not None:
+            return False
+        return self.store is None or (self.store.healthy and self.store.file_problem is None)
 
     def state_error(self) -> str:
         if self.store_problem is not None:
             return self.store_problem
-        return (self.store.last_error or "") if self.store is not None else ""
+        if self.store is None:
+            return ""
+        return self.store.file_problem or self.store.last_error or ""
 
     def health(
         self, source: PxServSource | None, rules: int | None, outbox: int

@@ -112,6 +112,17 @@ class OutboxItem:
     next_attempt: float
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """Device and inode of the file at ``path`` (None: no such file, or in memory)."""
+    if path == ":memory:":
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class _Writer:
     """One thread that runs store jobs, most urgent first (alerts before checkpoints)."""
 
@@ -162,6 +173,8 @@ class Store:
         self.path = path
         self.healthy = True  # the last write succeeded
         self.last_error: str | None = None
+        self.file_problem: str | None = None  # the file was replaced under us (until restart)
+        self._identity = _identity(path)
         self.id_salt = self._meta("id_salt")
 
     # -- opening --------------------------------------------------------------------------
@@ -206,6 +219,12 @@ class Store:
             os.close(fd)
             return cls._connect(name)
 
+    @staticmethod
+    def _tune(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
+        db.execute("PRAGMA busy_timeout=5000")
+
     @classmethod
     def _connect(cls, name: str) -> Store:
         db = sqlite3.connect(name, isolation_level=None, check_same_thread=False)
@@ -215,9 +234,7 @@ class Store:
             if db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
                 db.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 db.execute("VACUUM")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
-            db.execute("PRAGMA busy_timeout=5000")
+            cls._tune(db)
             db.executescript(_SCHEMA)
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
@@ -238,6 +255,43 @@ class Store:
         ``priority=BACKGROUND`` jobs (checkpoints) wait for every URGENT one queued."""
         job = functools.partial(method, *args, **kwargs)
         return await asyncio.wrap_future(self._writer.submit(priority, job))
+
+    def verify_file(self) -> str | None:
+        """Notice the state file deleted or replaced while it is open, and recreate it from
+        the copy still open (SQLite keeps reading a deleted file): deleted, at its path;
+        replaced by another file, which is left untouched, next to it (and :attr:`file_problem`
+        says so until a restart). Returns what was done, or None when the file is in place."""
+        if self._identity is None:
+            return None
+        now = _identity(self.path)
+        if now == self._identity:
+            return None
+        original = self.path
+        target = original if now is None else f"{original}.recovered-{int(time.time())}"
+        fresh: sqlite3.Connection | None = None
+        try:
+            fd = os.open(target, os.O_CREAT | os.O_RDWR, 0o600)  # private, as at creation
+            os.close(fd)
+            fresh = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+            self._db.backup(fresh)
+            self._tune(fresh)
+        except (OSError, sqlite3.Error) as exc:
+            if fresh is not None:
+                fresh.close()
+            self.file_problem = f"state file {original} vanished and cannot be recreated: {exc}"
+            self._identity = now  # do not retry every few seconds; the problem stays shown
+            return self.file_problem
+        old, self._db = self._db, fresh
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+        self.path, self._identity = target, _identity(target)
+        if now is None:
+            return f"state file {original} was deleted while running: recreated it"
+        self.file_problem = (
+            f"state file {original} was replaced by another file (left untouched): "
+            f"state is now written to {target}"
+        )
+        return self.file_problem
 
     def close(self) -> None:
         self._writer.shutdown()
