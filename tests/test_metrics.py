@@ -61,6 +61,7 @@ def test_the_source_exports_every_counter_it_keeps() -> None:
         snapshots=24,
         snapshot_failures=25,
         reconnects=26,
+        freezes=27,
         connected=True,
     )
     got = exported(stats)
@@ -71,10 +72,11 @@ def test_the_source_exports_every_counter_it_keeps() -> None:
     assert got[("pxrules_snapshot_failures_total", ())] == 25
     assert got[("pxrules_reconnects_total", ())] == 26
     assert got[("pxrules_connected", ())] == 1
+    assert got[("pxrules_freezes_total", ())] == 27
     counted = {f.name for f in dataclasses.fields(SourceStats)}
     assert counted == {
         "events", "malformed", "subscriber_errors", "snapshots", "snapshot_failures",
-        "reconnects", "connected", "last_event_monotonic",
+        "reconnects", "freezes", "connected", "last_event_monotonic",
     }  # fmt: skip
 
 

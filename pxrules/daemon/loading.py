@@ -48,9 +48,10 @@ def start_engine(
     state: Mapping[str, Any] | None,
     id_salt: str,
     max_keys: int = MAX_KEYS,
+    on_late: Callable[[float], None] | None = None,
 ) -> Engine:
     """An engine for ``config`` resuming from ``state``, keeping changes for checkpoints."""
     return Engine(
         RuleSet(config), scheduler, emit, state=state, id_salt=id_salt, track_changes=True,
-        max_keys=max_keys,
+        max_keys=max_keys, on_late=on_late,
     )  # fmt: skip

@@ -45,6 +45,9 @@ from .store import StateFileRefused, Store
 
 log = logging.getLogger("pxrules.daemon")
 
+#: After a clock jump, held timers wait at most this long for PxServ to be re-read.
+REVALIDATE_TIMEOUT = 30.0
+
 __all__ = ["Daemon", "RunOptions", "parse_listen"]
 
 
@@ -115,7 +118,7 @@ class Daemon:
         self.outbox.engine = start_engine(
             config, AsyncIOScheduler(asyncio.get_running_loop()), self.outbox.on_alert,
             state=store.load_engine_state(), id_salt=store.id_salt,
-            max_keys=self.options.max_keys,
+            max_keys=self.options.max_keys, on_late=self._on_clock_jump,
         )  # fmt: skip
         if not self.options.dry_run:
             self.checkpointer = Checkpointer(
@@ -207,6 +210,30 @@ class Daemon:
         self.status.close_store()
         log.info("stopped")
 
+    def _on_clock_jump(self, late: float) -> None:
+        """The engine's timers woke up ``late`` seconds late: the process was stopped or the
+        machine paused. They are held until the events that arrived meanwhile are read and
+        PxServ re-read, so `for` and `stale` are not judged on values from before the jump."""
+        log.warning(
+            "timers woke up %.0fs late (the process was stopped or the machine paused): "
+            "re-reading PxServ before judging for/stale",
+            late,
+        )
+        self._spawn(self._revalidate_then_release())
+
+    async def _revalidate_then_release(self) -> None:
+        try:
+            if self.source is not None:
+                await asyncio.wait_for(self.source.revalidate(), REVALIDATE_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "could not re-read PxServ within %gs: judging timers on what is known",
+                REVALIDATE_TIMEOUT,
+            )
+        finally:
+            if self.engine is not None:
+                self.engine.release_timers()
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -296,6 +323,7 @@ class Daemon:
         self.outbox.engine = start_engine(
             config, old_engine.scheduler, self.outbox.on_alert,
             state=snapshot, id_salt=old_engine.id_salt, max_keys=self.options.max_keys,
+            on_late=self._on_clock_jump,
         )  # fmt: skip
         if config.notifiers != old_config.notifiers and self.dispatcher is not None:
             # Targets kept by name keep their queues and their attempt in flight: nothing is

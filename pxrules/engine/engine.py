@@ -36,7 +36,9 @@ class Engine:
     """Runs a rule set over events; ``emit`` receives each :class:`Alert`.
 
     ``state`` is a :meth:`snapshot` to resume from; ``id_salt`` makes alert ids unique to one
-    state file; ``track_changes`` keeps what :meth:`changes` hands to incremental checkpoints.
+    state file; ``track_changes`` keeps what :meth:`changes` hands to incremental checkpoints;
+    ``on_late(seconds)`` is called when timers wake up that late (the clock jumped): they are
+    held until :meth:`release_timers`, so the caller can first re-read the source.
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Engine:
         id_salt: str = "",
         track_changes: bool = False,
         max_keys: int = MAX_KEYS,
+        on_late: Callable[[float], None] | None = None,
     ) -> None:
         self.ruleset = ruleset
         self._plans = ruleset.plans  # read directly on the hot path
@@ -67,7 +70,7 @@ class Engine:
         self._scratch = Reading(None, None)  # reused: predicates run synchronously
         self.stats = EngineStats()
         self._disposed = False
-        self.timers = TimerHeap(scheduler, self._lock, self._by_index, self._on_timer)
+        self.timers = TimerHeap(scheduler, self._lock, self._by_index, self._on_timer, on_late)
         self.machine = AlertMachine(
             self._by_index,
             self.values,
@@ -149,6 +152,10 @@ class Engine:
             self.max_keys,
             len(oldest),
         )
+
+    def release_timers(self) -> None:
+        """Let the timers held after a clock jump fire (see ``on_late``)."""
+        self.timers.release()
 
     def dispose(self) -> None:
         with self._lock:

@@ -4,6 +4,10 @@ Cheap for many keys (one scheduled item, not one per timer), and timers due at t
 fire in a fixed order — due time, then rule (its position in the file), then key, then kind —
 whatever the history. Timers are lazy: re-arming one leaves the older heap entry in place, and
 an entry whose token no longer matches its track is skipped when it comes up.
+
+A wake-up that comes far later than it was due (the process was frozen, the machine slept)
+can be held (``on_late``): the timers wait in the heap until :meth:`TimerHeap.release`, so the
+events that arrived meanwhile are applied before time-driven alerts are judged.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ TIMER_RANK = {"debounce": 0, "stale": 1, "for": 2, "keep": 3, "repeat": 4}
 #: Called for each live timer that fell due: (rule index, key, track, timer name, due time).
 OnTimer = Callable[[int, str, AlertTrack, str, datetime], None]
 
+#: A wake-up this many seconds late is a clock jump (a freeze or a sleep), not load.
+LATE_SECONDS = 5.0
+
 
 class TimerHeap:
     """Timers of every rule and key; ``on_timer`` runs under ``lock`` for each live one due."""
@@ -35,8 +42,12 @@ class TimerHeap:
         lock: threading.RLock,
         tracks: list[dict[str, AlertTrack]],
         on_timer: OnTimer,
+        on_late: Callable[[float], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
+        self.on_late = on_late  # given: a late wake-up holds the timers and calls it
+        self.held = False
+        self._released_at: datetime | None = None  # timers due before it are late by design
         self._lock = lock
         self._tracks = tracks  # by rule index
         self._on_timer = on_timer
@@ -76,9 +87,27 @@ class TimerHeap:
         self._wake_due = due
         self._wake = self.scheduler.schedule_absolute(due, self._on_wake)
 
+    def release(self) -> None:
+        """Let held timers fire (those overdue at once, at their own due times)."""
+        with self._lock:
+            self.held = False
+            self._released_at = self.scheduler.now
+            if self._heap and not self._disposed:
+                self._arm(self._heap[0][0])
+
     def _on_wake(self, _scheduler: rx_abc.SchedulerBase, _state: Any = None) -> None:
         with self._lock:
             if self._disposed or self._wake_due is None:
+                return
+            if self.held:
+                self._wake = self._wake_due = None  # release() re-arms
+                return
+            late = (self.scheduler.now - self._wake_due).total_seconds()
+            judged = self._released_at is not None and self._wake_due <= self._released_at
+            if self.on_late is not None and late > LATE_SECONDS and not judged:
+                self.held = True
+                self._wake = self._wake_due = None
+                self.on_late(late)
                 return
             # Everything due by the wake-up time counts as due (a live clock may read a hair early).
             horizon = max(self.scheduler.now, self._wake_due)

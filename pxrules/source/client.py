@@ -43,6 +43,10 @@ from .subjects import IsolatingSubject
 
 log = logging.getLogger("pxrules.source")
 
+#: The watchdog looks every this many seconds; a look this much later than due is a freeze.
+WATCH_EVERY = 1.0
+FROZEN_AFTER = 5.0
+
 
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
@@ -95,6 +99,9 @@ class PxServSource:
         self._closing = asyncio.Event()
         self._connected_once: asyncio.Future[None] | None = None
         self._link: Link | None = None  # the live connection
+        self._snapshotting = asyncio.Lock()  # one snapshot at a time
+        self._synced = asyncio.Event()  # set after each snapshot (or connect, without them)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- public surface -------------------------------------------------------------------
 
@@ -144,6 +151,8 @@ class PxServSource:
         link, self._link = self._link, None
         if link is not None:
             await link.discard()
+        for task in list(self._background):
+            task.cancel()
         await self.rest.close()
         if self.current_status.state != ConnectionState.REFUSED:
             self._board.set(ConnectionState.CLOSED)
@@ -160,6 +169,21 @@ class PxServSource:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def revalidate(self) -> None:
+        """Re-read PxServ now (a snapshot), or wait for the one after the next connect.
+
+        The daemon calls it after a clock jump, before time-driven alerts are judged: the
+        events that arrived during a freeze are read by then, and what the snapshot finds
+        changed is emitted."""
+        self._synced.clear()
+        link = self._link
+        if link is not None and not link.closed.is_set():
+            await link.caught_up()  # the packets that arrived during the freeze, first
+            if self.snapshot:
+                await self._take_snapshot(link.closed)
+            self._synced.set()
+        await self._synced.wait()
 
     async def fetch_all(self) -> dict[str, Any]:
         """REST ``GET /database/getAll``: the current value of every key."""
@@ -226,9 +250,11 @@ class PxServSource:
             self._board.set(ConnectionState.CONNECTED, reconnects=reconnects)
             log.info("connected to %s", self.url)
             settle(self._connected_once, None)
+            link.restart_liveness()
             if self.snapshot:
                 await self._take_snapshot(link.closed)
-            await wait_first(link.closed, self._closing)
+            self._synced.set()
+            await self._watch(link)
             reason = link.reason or "connection closed"
             self._link = None
             await link.discard()
@@ -241,6 +267,34 @@ class PxServSource:
                 "disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, retry.delay
             )
             await self._sleep(retry.delay)
+
+    async def _watch(self, link: Link) -> None:
+        """Until the link closes: notice a freeze (the server gets a new ping window, and what
+        changed meanwhile is re-read) and a server gone silent (the link is closed)."""
+        last = time.monotonic()
+        while not (link.closed.is_set() or self._closing.is_set()):
+            await wait_first(link.closed, self._closing, timeout=WATCH_EVERY)
+            now = time.monotonic()
+            frozen, last = now - last - WATCH_EVERY, now
+            if frozen > FROZEN_AFTER:
+                link.restart_liveness()
+                self.stats.freezes += 1
+                log.warning(
+                    "this process did not run for %.0fs (stopped, or the machine paused): "
+                    "reading what arrived meanwhile, then re-reading PxServ",
+                    frozen,
+                )
+                self._spawn(self.revalidate())
+                continue
+            liveness = link.liveness()
+            if liveness is not None and liveness[0] > liveness[1]:
+                link.reason = f"no packet from the server for {liveness[0]:.0f}s"
+                return
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _auth(self) -> dict[str, str]:
         # A callable, so a rotated key could be picked up on the next attempt.
@@ -282,6 +336,10 @@ class PxServSource:
 
     async def _take_snapshot(self, disconnected: asyncio.Event) -> None:
         """Emit what changed while we were away: values that differ, keys that vanished."""
+        async with self._snapshotting:
+            await self._snapshot_once(disconnected)
+
+    async def _snapshot_once(self, disconnected: asyncio.Event) -> None:
         for attempt in range(3):
             if disconnected.is_set() or self._closing.is_set():
                 return

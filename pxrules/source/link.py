@@ -2,6 +2,13 @@
 
 Handlers run inline on the socket's read path, so they never await the network; the client's
 own reconnection is off (the source owns the policy), and it decodes packets with orjson.
+
+The source also owns the liveness watchdog. python-engineio's own (a read timeout of ping
+interval + ping timeout, a write timeout of the larger + 5 s) fires at once when the process
+resumes from a freeze (SIGSTOP, a VM pause) — before the packets that arrived meanwhile are
+read, and it drops them with the connection. :class:`_Transport` pushes those timeouts out of
+the way and notes when each packet arrives; :meth:`Link.silent_for` is what the source's
+freeze-aware watchdog reads.
 """
 
 from __future__ import annotations
@@ -9,10 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
+import engineio
 import socketio
 
 from ..events import MAX_FRAME_BYTES
@@ -25,6 +35,38 @@ ENGINEIO_LOG = logging.getLogger("pxrules.engineio")
 for _logger in (SOCKETIO_LOG, ENGINEIO_LOG):
     if _logger.level == logging.NOTSET:
         _logger.setLevel(logging.WARNING)
+
+
+#: Added to the server's ping timeout in python-engineio's own timeouts: the source's watchdog
+#: judges liveness instead (a day: never reached by a live connection).
+HANDED_OVER = 86_400.0
+#: Seconds a closing WebSocket waits for the server's close frame.
+CLOSE_TIMEOUT = 1.0
+
+
+class _Transport(engineio.AsyncClient):  # type: ignore[misc]
+    """python-engineio's client, with its watchdog handed to the source (see the module)."""
+
+    last_packet = 0.0  # time.monotonic() of the last packet received
+    server_ping_timeout: float | None = None
+
+    @property
+    def ping_timeout(self) -> float | None:
+        pt = self.server_ping_timeout
+        return None if pt is None else pt + HANDED_OVER
+
+    @ping_timeout.setter
+    def ping_timeout(self, value: float | None) -> None:
+        self.server_ping_timeout = value
+
+    async def _receive_packet(self, pkt: Any) -> None:
+        self.last_packet = time.monotonic()
+        await super()._receive_packet(pkt)
+
+
+class _Client(socketio.AsyncClient):  # type: ignore[misc]
+    def _engineio_client_class(self) -> type[_Transport]:
+        return _Transport
 
 
 class _Packet(socketio.packet.Packet):  # type: ignore[misc]
@@ -43,6 +85,33 @@ class Link:
     refusal: str | None = None  # the server's reason for refusing the namespace
     reason: str | None = None  # why the connection ended
 
+    def liveness(self) -> tuple[float, float] | None:
+        """(seconds since the last packet, how long the server allows), once connected."""
+        eio = self.client.eio
+        if not isinstance(eio, _Transport) or eio.server_ping_timeout is None:
+            return None
+        allowed = float(eio.ping_interval or 0) + eio.server_ping_timeout
+        return time.monotonic() - eio.last_packet, allowed
+
+    def restart_liveness(self) -> None:
+        """After a freeze: the server gets a full ping window again before it is judged."""
+        eio = self.client.eio
+        if isinstance(eio, _Transport):
+            eio.last_packet = time.monotonic()
+
+    async def caught_up(self, turns: int = 20, step: float = 0.01, limit: float = 2.0) -> None:
+        """Return once the packets already received are read: no new packet for ``turns``
+        loop turns in a row (each at least ``step`` seconds; a packet waiting in the buffer is
+        read within a few turns), or after ``limit`` seconds of a busy stream."""
+        eio = self.client.eio
+        if not isinstance(eio, _Transport):
+            return
+        deadline = time.monotonic() + limit
+        quiet, seen = 0, eio.last_packet
+        while quiet < turns and time.monotonic() < deadline and not self.closed.is_set():
+            await asyncio.sleep(step)
+            quiet, seen = (quiet + 1, seen) if eio.last_packet == seen else (0, eio.last_packet)
+
     async def discard(self) -> None:
         """Disconnect and release the client, whatever state it is in."""
         with contextlib.suppress(Exception):
@@ -51,11 +120,11 @@ class Link:
             await self.client.shutdown()
 
 
-async def wait_first(*events: asyncio.Event) -> None:
-    """Return as soon as one of ``events`` is set."""
+async def wait_first(*events: asyncio.Event, timeout: float | None = None) -> None:
+    """Return as soon as one of ``events`` is set (or after ``timeout`` seconds)."""
     waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()
@@ -63,7 +132,7 @@ async def wait_first(*events: asyncio.Event) -> None:
 
 def new_link(on_payload: Callable[[str, Any], None]) -> Link:
     """A client whose ``setData``/``removeData`` go to ``on_payload("set"|"remove", data)``."""
-    client = socketio.AsyncClient(
+    client = _Client(
         reconnection=False,
         handle_sigint=False,
         serializer=_Packet,
@@ -73,7 +142,12 @@ def new_link(on_payload: Callable[[str, Any], None]) -> Link:
         engineio_logger=ENGINEIO_LOG,
         # aiohttp closes the connection on a frame over 4 MiB: read up to MAX_FRAME_BYTES, so
         # an oversized value is counted and skipped by the parser instead.
-        websocket_extra_options={"max_msg_size": MAX_FRAME_BYTES},
+        # The close handshake waits at most CLOSE_TIMEOUT: a link the watchdog found silent
+        # would otherwise hold the reconnect for python-engineio's request timeout.
+        websocket_extra_options={
+            "max_msg_size": MAX_FRAME_BYTES,
+            "timeout": aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT),
+        },
     )
     link = Link(client)
 

@@ -45,6 +45,7 @@ class SourceStats:
     snapshots: int = 0
     snapshot_failures: int = 0
     reconnects: int = 0
+    freezes: int = 0  # times the watchdog found the process had not run for a while
     connected: bool = False
     last_event_monotonic: float | None = None
 
@@ -71,6 +72,11 @@ class SourceStats:
             self.subscriber_errors,
         )
         yield CounterMetricFamily("pxrules_snapshots", "Snapshots (getAll) applied", self.snapshots)
+        yield CounterMetricFamily(
+            "pxrules_freezes",
+            "Times the process had not run for seconds (stopped, or the machine paused)",
+            self.freezes,
+        )
         yield CounterMetricFamily(
             "pxrules_snapshot_failures",
             "Snapshot (getAll) attempts that failed",
