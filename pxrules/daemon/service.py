@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloading = asyncio.Lock()  # one reload at a time
         self._reload_again = False  # a SIGHUP came during a reload: one more after it
+        self._reload_task: asyncio.Task[Any] | None = None
 
     @property
     def engine(self) -> Engine | None:
@@ -234,10 +235,11 @@ class Daemon:
             if self.engine is not None:
                 self.engine.release_timers()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _install(self, config: Config) -> None:
         """Make ``config`` the one in force: routing by its rules, redaction of its secrets."""
@@ -285,10 +287,10 @@ class Daemon:
     def request_reload(self) -> None:
         """SIGHUP: reload now, or once more after the reload in progress (a burst of signals
         is one or two reloads, never reloads running side by side)."""
-        if self._reloading.locked():
+        if self._reload_task is not None and not self._reload_task.done():
             self._reload_again = True
             return
-        self._spawn(self._reload_while_asked())
+        self._reload_task = self._spawn(self._reload_while_asked())
 
     async def _reload_while_asked(self) -> None:
         again = True
