@@ -3,8 +3,8 @@
     .venv/bin/python bench/bounds.py [KEYS] [BACKLOG]
 
 keys: KEYS keys of 10 KB each (half of them watched by a rule) are set, then all removed;
-the daemon's RSS and the state file's size are printed after each step (the file after a stop,
-so its last checkpoint is in). backlog: BACKLOG notifications queue for a webhook that refuses
+the daemon's RSS and the state file's size are printed after each step (and 10 s later, once
+the checkpoints are quiet again; the file also after a stop, so its last checkpoint is in). backlog: BACKLOG notifications queue for a webhook that refuses
 connections; the daemon's RSS with them pending. Runs `python -m pxrules run` as a process, so
 `PYTHONPATH=<another checkout> .venv/bin/python bench/bounds.py` measures that checkout.
 """
@@ -102,6 +102,8 @@ async def keys(n: int) -> list[tuple[str, float, float]]:
             await daemon.metric("pxrules_engine_events_total", 2 * n)
             await asyncio.sleep(6)  # a checkpoint
             rows.append(("all removed", rss_mib(daemon.proc.pid), file_mib(state)))
+            await asyncio.sleep(10)  # quiet checkpoints after the burst
+            rows.append(("  10 s later", rss_mib(daemon.proc.pid), file_mib(state)))
             await daemon.stop()
             rows.append(("stopped", 0.0, file_mib(state)))
     return rows
@@ -124,8 +126,11 @@ async def backlog(n: int) -> list[tuple[str, float, float]]:
                 await sim.set(f"k/{i}", "1")
                 await sim.set(f"k/{i}", "2")
             await daemon.metric("pxrules_alerts_total", n, rule="c", state="firing")
-            await asyncio.sleep(3)
+            await daemon.metric("pxrules_outbox_depth", n - 1)  # all written (one in flight)
+            await asyncio.sleep(6)  # a checkpoint
             rows.append((f"{n:,} pending", rss_mib(daemon.proc.pid), file_mib(state)))
+            await asyncio.sleep(10)  # quiet checkpoints after the burst
+            rows.append(("  10 s later", rss_mib(daemon.proc.pid), file_mib(state)))
             await daemon.stop()
     return rows
 

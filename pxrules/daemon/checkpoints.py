@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable
 
 from ..engine import Engine
+from .memory import release_free_memory
 from .store import BACKGROUND, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
 CHECKPOINT_CHUNK = 50  # values or tracks per checkpoint transaction
 PRUNE_EVERY = 3600.0
+#: A checkpoint of at least this many rows means a burst came: freed memory is given back.
+BURST_ROWS = 1000
 
 
 class Checkpointer:
@@ -26,6 +29,8 @@ class Checkpointer:
         self._engine = engine
         self.interval = interval
         self.events_since = 0  # events seen since the last checkpoint
+        self.rows_since_trim = 0  # rows checkpointed since memory was last given back
+        self.last_rows = 0  # rows in the last checkpoint
         self._failed = False
 
     async def checkpoint(self, *, full: bool = False) -> None:
@@ -44,7 +49,8 @@ class Checkpointer:
                 # never stops long to collect a large checkpoint, and an alert's outbox write
                 # waits for at most the one piece being written. What changes meanwhile is
                 # taken in the next checkpoint (the budget keeps this one from chasing it).
-                budget = engine.pending_changes
+                budget = self.last_rows = engine.pending_changes
+                self.rows_since_trim += budget
                 while budget > 0 and engine.pending_changes:
                     piece = engine.changes(limit=CHECKPOINT_CHUNK)
                     budget -= CHECKPOINT_CHUNK
@@ -67,8 +73,12 @@ class Checkpointer:
             moved = await self.store.run(self.store.verify_file)
             if moved:
                 log.error("%s", moved)
+            self.last_rows = 0
             if self.events_since or not self.store.healthy:
                 await self.checkpoint()
+            if self.rows_since_trim >= BURST_ROWS and self.last_rows < BURST_ROWS // 10:
+                self.rows_since_trim = 0  # a burst came and is over: give its memory back
+                await self.store.run(release_free_memory, priority=BACKGROUND)
             if time.monotonic() - last_prune > PRUNE_EVERY:
                 with contextlib.suppress(StoreError):
                     await self.store.run(self.store.prune, time.time())

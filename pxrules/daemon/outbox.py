@@ -41,6 +41,10 @@ class AlertOutbox:
         self._pending: list[Alert] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Routed alerts waiting for the store; one writer takes all that wait in one
+        # transaction, so a burst costs few transactions and little memory.
+        self._unwritten: list[tuple[list[OutboxItem], dict[tuple[str, str], Any], float]] = []
+        self._writer: asyncio.Task[None] | None = None
         self._store_errors = RateLimitedLog(log, logging.ERROR)  # a full disk fails every flush
 
     def on_alert(self, alert: Alert) -> None:
@@ -69,7 +73,11 @@ class AlertOutbox:
             if state is not None:
                 tracks[(alert.rule, alert.key)] = state
         if items:
-            self._spawn(self._persist_then_deliver(items, tracks, now))
+            self._unwritten.append((items, tracks, now))
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.ensure_future(self._write_then_deliver())
+                self._tasks.add(self._writer)
+                self._writer.add_done_callback(self._tasks.discard)
 
     async def settle(self) -> None:
         """Wait until every alert flushed so far is written and handed to delivery."""
@@ -83,25 +91,31 @@ class AlertOutbox:
     async def _dry_run(self, alert: Alert) -> None:
         await self._log.send(alert.to_document())
 
-    async def _persist_then_deliver(
-        self,
-        items: list[OutboxItem],
-        tracks: dict[tuple[str, str], dict[str, Any]],
-        now: float,
-    ) -> None:
-        """Outbox rows and the alerts' states in one transaction, then the first attempts."""
-        try:
-            await self.store.run(
-                self.store.record_alerts,
-                [(i.id, i.target, i.notifier, i.document) for i in items],
-                [(rule, key, data) for (rule, key), data in tracks.items()],
-                now,
-            )
-        except StoreError as exc:
-            self._store_errors.log("%s; delivering from memory (a restart would lose these)", exc)
-            stored = False
-        else:
-            stored = True
-        assert self.dispatcher is not None
-        for item in items:
-            self.dispatcher.submit(item, stored=stored)
+    async def _write_then_deliver(self) -> None:
+        """Outbox rows and the alerts' states in one transaction (everything routed since the
+        last one), then the first attempts; until nothing waits."""
+        while self._unwritten:
+            batches, self._unwritten = self._unwritten, []
+            try:
+                await self.store.run(
+                    self.store.record_batches,
+                    [
+                        (
+                            [(i.id, i.target, i.notifier, i.document) for i in items],
+                            [(rule, key, data) for (rule, key), data in tracks.items()],
+                            now,
+                        )
+                        for items, tracks, now in batches
+                    ],
+                )
+            except StoreError as exc:
+                self._store_errors.log(
+                    "%s; delivering from memory (a restart would lose these)", exc
+                )
+                stored = False
+            else:
+                stored = True
+            assert self.dispatcher is not None
+            for items, _, _ in batches:
+                for item in items:
+                    self.dispatcher.submit(item, stored=stored)

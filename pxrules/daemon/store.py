@@ -376,16 +376,30 @@ class Store:
         now: float,
     ) -> None:
         """One transaction: outbox rows ``(id, target, notifier, document)`` and track states."""
+        self.record_batches([(rows, tracks, now)])
+
+    def record_batches(
+        self,
+        batches: Iterable[
+            tuple[
+                Iterable[tuple[str, str, str, dict[str, Any]]],
+                Iterable[tuple[str, str, dict[str, Any]]],
+                float,
+            ]
+        ],
+    ) -> None:
+        """Several :meth:`record_alerts` in one transaction, in order."""
         with self._transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO outbox (id, target, notifier, document, created, "
-                "next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
-                ((i, t, n, json.dumps(d, ensure_ascii=False), now, now) for i, t, n, d in rows),
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
-                ((rule, key, dump_row(data)) for rule, key, data in tracks),
-            )
+            for rows, tracks, now in batches:
+                db.executemany(
+                    "INSERT OR IGNORE INTO outbox (id, target, notifier, document, created, "
+                    "next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
+                    ((i, t, n, json.dumps(d, ensure_ascii=False), now, now) for i, t, n, d in rows),
+                )
+                db.executemany(
+                    "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
+                    ((rule, key, dump_row(data)) for rule, key, data in tracks),
+                )
 
     def pending(self, target: str | None = None, limit: int = -1) -> list[OutboxItem]:
         """Undelivered items in the order they were made (of one target; at most ``limit``)."""
