@@ -6,7 +6,7 @@ own reconnection is off (the source owns the policy), and it decodes packets wit
 The source also owns the liveness watchdog. python-engineio's own (a read timeout of ping
 interval + ping timeout, a write timeout of the larger + 5 s) fires at once when the process
 resumes from a freeze (SIGSTOP, a VM pause) — before the packets that arrived meanwhile are
-read, and it drops them with the connection. :class:`_Transport` pushes those timeouts out of
+read, and it drops them with the connection. :class:`Transport` pushes those timeouts out of
 the way and notes when each packet arrives; :meth:`Link.silent_for` is what the source's
 freeze-aware watchdog reads.
 """
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import engineio
 import socketio
 
 from ..events import MAX_FRAME_BYTES
 from ..fastjson import PacketJson
+from .transport import CLOSE_TIMEOUT, Client, Transport
 
 SOCKETIO_LOG = logging.getLogger("pxrules.socketio")
 ENGINEIO_LOG = logging.getLogger("pxrules.engineio")
@@ -35,38 +35,6 @@ ENGINEIO_LOG = logging.getLogger("pxrules.engineio")
 for _logger in (SOCKETIO_LOG, ENGINEIO_LOG):
     if _logger.level == logging.NOTSET:
         _logger.setLevel(logging.WARNING)
-
-
-#: Added to the server's ping timeout in python-engineio's own timeouts: the source's watchdog
-#: judges liveness instead (a day: never reached by a live connection).
-HANDED_OVER = 86_400.0
-#: Seconds a closing WebSocket waits for the server's close frame.
-CLOSE_TIMEOUT = 1.0
-
-
-class _Transport(engineio.AsyncClient):  # type: ignore[misc]
-    """python-engineio's client, with its watchdog handed to the source (see the module)."""
-
-    last_packet = 0.0  # time.monotonic() of the last packet received
-    server_ping_timeout: float | None = None
-
-    @property
-    def ping_timeout(self) -> float | None:
-        pt = self.server_ping_timeout
-        return None if pt is None else pt + HANDED_OVER
-
-    @ping_timeout.setter
-    def ping_timeout(self, value: float | None) -> None:
-        self.server_ping_timeout = value
-
-    async def _receive_packet(self, pkt: Any) -> None:
-        self.last_packet = time.monotonic()
-        await super()._receive_packet(pkt)
-
-
-class _Client(socketio.AsyncClient):  # type: ignore[misc]
-    def _engineio_client_class(self) -> type[_Transport]:
-        return _Transport
 
 
 class _Packet(socketio.packet.Packet):  # type: ignore[misc]
@@ -88,7 +56,7 @@ class Link:
     def liveness(self) -> tuple[float, float] | None:
         """(seconds since the last packet, how long the server allows), once connected."""
         eio = self.client.eio
-        if not isinstance(eio, _Transport) or eio.server_ping_timeout is None:
+        if not isinstance(eio, Transport) or eio.server_ping_timeout is None:
             return None
         allowed = float(eio.ping_interval or 0) + eio.server_ping_timeout
         return time.monotonic() - eio.last_packet, allowed
@@ -96,7 +64,7 @@ class Link:
     def restart_liveness(self) -> None:
         """After a freeze: the server gets a full ping window again before it is judged."""
         eio = self.client.eio
-        if isinstance(eio, _Transport):
+        if isinstance(eio, Transport):
             eio.last_packet = time.monotonic()
 
     async def caught_up(self, turns: int = 20, step: float = 0.01, limit: float = 2.0) -> None:
@@ -104,7 +72,7 @@ class Link:
         loop turns in a row (each at least ``step`` seconds; a packet waiting in the buffer is
         read within a few turns), or after ``limit`` seconds of a busy stream."""
         eio = self.client.eio
-        if not isinstance(eio, _Transport):
+        if not isinstance(eio, Transport):
             return
         deadline = time.monotonic() + limit
         quiet, seen = 0, eio.last_packet
@@ -132,7 +100,7 @@ async def wait_first(*events: asyncio.Event, timeout: float | None = None) -> No
 
 def new_link(on_payload: Callable[[str, Any], None]) -> Link:
     """A client whose ``setData``/``removeData`` go to ``on_payload("set"|"remove", data)``."""
-    client = _Client(
+    client = Client(
         reconnection=False,
         handle_sigint=False,
         serializer=_Packet,

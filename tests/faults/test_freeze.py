@@ -74,7 +74,7 @@ async def test_the_transport_hands_its_watchdog_to_the_source() -> None:
     packets are read) are pushed out of the way; the source's watchdog keeps the server's
     allowance. If python-engineio renames what this relies on, this fails."""
     from pxrules.source import PxServSource
-    from pxrules.source.link import HANDED_OVER
+    from pxrules.source.transport import HANDED_OVER
 
     async with Simulator(api_key=API_KEY, ping_interval=1.0, ping_timeout=2.0) as sim:
         source = PxServSource(API_KEY, sim.url)
