@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/bounds.py [KEYS] [BACKLOG]
 
-keys: KEYS keys of 10 KB each (half of them watched by a rule) are set, then all removed;
-the daemon's RSS and the state file's size are printed after each step (and 10 s later, once
-the checkpoints are quiet again; the file also after a stop, so its last checkpoint is in). backlog: BACKLOG notifications queue for a webhook that refuses
-connections; the daemon's RSS with them pending. Runs `python -m pxrules run` as a process, so
-`PYTHONPATH=<another checkout> .venv/bin/python bench/bounds.py` measures that checkout.
+keys: KEYS keys of 10 KB each (half of them watched by a rule) are set, then all removed; the
+daemon's RSS and the state file's size are printed after each step, and 10 s later, once the
+checkpoints are quiet again (the file also after a stop, so its last checkpoint is in).
+backlog: BACKLOG notifications queue for a webhook that refuses connections; the daemon's RSS
+with them all written and pending. Runs `python -m pxrules run` as a process, from the current
+directory: `cd <another checkout> && PYTHONPATH=. <this venv>/bin/python <this>/bench/bounds.py`
+measures that checkout.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
@@ -13,6 +12,7 @@ import click
 
 from ..events import MAX_KEYS
 from .logs import LEVELS, setup_logging
+from .loops import loop_option, run_on
 
 
 @click.command(
@@ -51,6 +51,7 @@ from .logs import LEVELS, setup_logging
     type=click.FloatRange(min=0),
     help="Seconds queued deliveries get on SIGTERM/SIGINT; the rest stay in the state file.",
 )
+@loop_option
 @click.option(
     "--log-level",
     default="info",
@@ -62,7 +63,7 @@ from .logs import LEVELS, setup_logging
 )
 def run(
     rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
-    dry_run: bool, max_keys: int, grace: float, log_level: str, log_format: str,
+    dry_run: bool, max_keys: int, grace: float, loop: str, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -78,7 +79,7 @@ def run(
         rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run, url=url,
         api_key=api_key, grace=grace, max_keys=max_keys,
     )  # fmt: skip
-    code = asyncio.run(Daemon(options, formatter=formatter).run())
+    code = run_on(loop, Daemon(options, formatter=formatter).run)
     _exit(code)
 
 

@@ -134,7 +134,7 @@ class Daemon:
         )
         self.source.events.subscribe(self._on_source_event)
         log.info(
-            "pxrules %s: rules %s (%d rule%s), notifiers %s, state %s, source %s%s",
+            "pxrules %s: rules %s (%d rule%s), notifiers %s, state %s, source %s, loop %s%s",
             __version__,
             self.options.rules_path,
             len(config.rules),
@@ -142,6 +142,7 @@ class Daemon:
             ", ".join(["log", *config.notifiers]),
             ":memory:" if self.options.dry_run else Path(self.options.state_path).resolve(),
             config.source.url,
+            type(asyncio.get_running_loop()).__module__.split(".")[0],
             " — DRY RUN: nothing is delivered" if self.options.dry_run else "",
         )
         try:
