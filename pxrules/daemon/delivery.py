@@ -14,7 +14,6 @@ The retry decision is a pure function of the attempt's result and the clock
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections import Counter, deque
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 from ..backoff import Backoff
 from ..ratelimit import RateLimitedLog
 from .notifiers.base import Outcome, Result, Target
-from .store import OutboxItem, Store, StoreError
+from .store import AttemptRecord, OutboxItem, Store, StoreError
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -268,7 +267,7 @@ class Dispatcher:
         self.workers: dict[str, TargetWorker] = {}
         self._background: set[asyncio.Task[None]] = set()
         # Attempt records the store refused, keyed by (id, target), written before newer ones.
-        self._unrecorded: list[tuple[tuple[str, str], Callable[[], None]]] = []
+        self._unrecorded: list[AttemptRecord] = []
         self.store_errors = RateLimitedLog(log, logging.ERROR)
         self._recording = asyncio.Lock()
         self.by_notifier: dict[str, list[TargetWorker]] = {}
@@ -396,36 +395,32 @@ class Dispatcher:
         """Record one attempt in the background: the outbox row's status and a log line."""
         if self.store is None:
             return
-        job = functools.partial(
-            self.store.attempt,
-            item.id,
-            target,
-            result.outcome.value,
-            result.detail,
-            status=step.status,
-            attempts=attempts,
-            next_attempt=step.next_attempt,
-            now=now,
-        )
-        self._unrecorded.append(((item.id, target), job))
+        self._unrecorded.append(
+            AttemptRecord(
+                item.id, target, result.outcome.value, result.detail, step.status, attempts,
+                step.next_attempt, now,
+            )
+        )  # fmt: skip
         self.spawn(self._write(self.store))
 
     def unrecorded_ids(self) -> set[tuple[str, str]]:
         """``(id, target)`` of attempts whose record the store has not taken yet."""
-        return {key for key, _ in self._unrecorded}
+        return {(r.id, r.target) for r in self._unrecorded}
 
     async def records_written(self) -> None:
         """Wait for the attempt records being written now."""
         await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _write(self, store: Store) -> None:
-        """Write the attempt records in order; one that could not be written (disk full) is
-        kept and written before the next one, so a delivered item is not left pending."""
+        """Write the attempt records in order, all that wait in one transaction; those that
+        could not be written (disk full) are kept and written before the next ones, so a
+        delivered item is not left pending."""
         async with self._recording:  # one writer at a time: records keep their order
             try:
                 while self._unrecorded:
-                    await store.run(self._unrecorded[0][1])
-                    self._unrecorded.pop(0)
+                    batch = self._unrecorded[:]
+                    await store.run(store.record_attempts, batch)
+                    del self._unrecorded[: len(batch)]
             except StoreError as exc:
                 self.store_errors.log(
                     "%s; delivery goes on, %d attempt record(s) kept to write later",

@@ -25,10 +25,10 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..engine.state import document, dump_row, load_row
 
@@ -121,6 +121,19 @@ def _identity(path: str) -> tuple[int, int] | None:
     except OSError:
         return None
     return st.st_dev, st.st_ino
+
+
+class AttemptRecord(NamedTuple):
+    """One delivery attempt, as :meth:`Store.record_attempts` writes it."""
+
+    id: str
+    target: str
+    outcome: str
+    detail: str
+    status: str
+    attempts: int
+    next_attempt: float
+    now: float
 
 
 class _Writer:
@@ -451,22 +464,27 @@ class Store:
         now: float,
     ) -> None:
         """Record one attempt: the outbox row's new status and a delivery-log line."""
+        self.record_attempts([
+            AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt, now)
+        ])  # fmt: skip
+
+    def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
+        """Several attempts in one transaction, in order (a burst costs one commit)."""
         with self._transaction() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE outbox SET status=?, attempts=?, next_attempt=?, last_error=? "
                 "WHERE id=? AND target=?",
                 (
-                    status,
-                    attempts,
-                    next_attempt,
-                    None if outcome == "delivered" else detail,
-                    item_id,
-                    target,
+                    (
+                        r.status, r.attempts, r.next_attempt,
+                        None if r.outcome == "delivered" else r.detail, r.id, r.target,
+                    )
+                    for r in records
                 ),
-            )
-            db.execute(
+            )  # fmt: skip
+            db.executemany(
                 "INSERT INTO delivery_log (at, id, target, outcome, detail) VALUES (?,?,?,?,?)",
-                (now, item_id, target, outcome, detail),
+                ((r.now, r.id, r.target, r.outcome, r.detail) for r in records),
             )
 
     def prune(self, now: float) -> None:
