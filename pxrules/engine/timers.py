@@ -95,6 +95,18 @@ class TimerHeap:
             if self._heap and not self._disposed:
                 self._arm(self._heap[0][0])
 
+    def _late_now(self) -> bool:
+        """A wake-up late enough to be a clock jump: hold the timers and tell ``on_late``."""
+        assert self._wake_due is not None and self.on_late is not None
+        late = (self.scheduler.now - self._wake_due).total_seconds()
+        judged = self._released_at is not None and self._wake_due <= self._released_at
+        if late <= LATE_SECONDS or judged:
+            return False
+        self.held = True
+        self._wake = self._wake_due = None
+        self.on_late(late)
+        return True
+
     def _on_wake(self, _scheduler: rx_abc.SchedulerBase, _state: Any = None) -> None:
         with self._lock:
             if self._disposed or self._wake_due is None:
@@ -102,12 +114,7 @@ class TimerHeap:
             if self.held:
                 self._wake = self._wake_due = None  # release() re-arms
                 return
-            late = (self.scheduler.now - self._wake_due).total_seconds()
-            judged = self._released_at is not None and self._wake_due <= self._released_at
-            if self.on_late is not None and late > LATE_SECONDS and not judged:
-                self.held = True
-                self._wake = self._wake_due = None
-                self.on_late(late)
+            if self.on_late is not None and self._late_now():
                 return
             # Everything due by the wake-up time counts as due (a live clock may read a hair early).
             horizon = max(self.scheduler.now, self._wake_due)
