@@ -81,18 +81,24 @@ class Daemon:
         await self.proc.wait()
 
 
+async def started(
+    tmp: Path, sim: Simulator, rules_body: str, rows: list[tuple[str, float, float]]
+) -> tuple[Daemon, Path]:
+    """A daemon on ``rules_body`` (the source added), its first row taken."""
+    rules, state = tmp / "rules.yaml", tmp / "s.db"
+    rules.write_text(f"source: {{url: '{sim.url}', api_key: {KEY}}}\n" + rules_body)
+    daemon = Daemon(rules, state)
+    await daemon.start()
+    rows.append(("started", rss_mib(daemon.proc.pid), file_mib(state)))
+    return daemon, state
+
+
 async def keys(n: int) -> list[tuple[str, float, float]]:
-    rows = []
+    rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         async with Simulator(api_key=KEY) as sim:
-            rules, state = Path(tmp) / "rules.yaml", Path(tmp) / "s.db"
-            rules.write_text(
-                f"source: {{url: '{sim.url}', api_key: {KEY}}}\n"
-                "rules: [{name: hot, keys: ['sensor/*'], when: {above: 50}}]\n"
-            )
-            daemon = Daemon(rules, state)
-            await daemon.start()
-            rows.append(("started", rss_mib(daemon.proc.pid), file_mib(state)))
+            rules = "rules: [{name: hot, keys: ['sensor/*'], when: {above: 50}}]\n"
+            daemon, state = await started(Path(tmp), sim, rules, rows)
             value = "1" + "x" * 10_000
             for i in range(n):
                 await sim.set(f"{'sensor' if i % 2 else 'other'}/{i}", value)
@@ -112,18 +118,14 @@ async def keys(n: int) -> list[tuple[str, float, float]]:
 
 
 async def backlog(n: int) -> list[tuple[str, float, float]]:
-    rows = []
+    rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         async with Simulator(api_key=KEY) as sim:
-            rules, state = Path(tmp) / "rules.yaml", Path(tmp) / "s.db"
-            rules.write_text(
-                f"source: {{url: '{sim.url}', api_key: {KEY}}}\n"
+            rules = (
                 f"notifiers: {{hook: {{webhook: {{url: 'http://127.0.0.1:{free_port()}/x'}}}}}}\n"
                 "rules: [{name: c, keys: ['k/*'], when: {changed: true}, notify: [hook]}]\n"
             )
-            daemon = Daemon(rules, state)
-            await daemon.start()
-            rows.append(("started", rss_mib(daemon.proc.pid), file_mib(state)))
+            daemon, state = await started(Path(tmp), sim, rules, rows)
             for i in range(n):
                 await sim.set(f"k/{i}", "1")
                 await sim.set(f"k/{i}", "2")
