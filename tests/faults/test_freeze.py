@@ -40,6 +40,8 @@ async def test_a_frozen_daemon_judges_what_arrived_while_it_was_stopped(tmp_path
         rules = tmp_path / "rules.yaml"
         rules.write_text(_rules(sim, rx))
         daemon = await DaemonProc(rules, tmp_path / "s.db").start()
+        # The first snapshot done: the source's watchdog is running from then on.
+        await daemon.wait_metric("pxrules_snapshots_total", 1)
         await sim.set("door", "open")
         beat = asyncio.ensure_future(_heartbeat(sim))
         await sim.set("temp", "99")  # pending: fires 3 s from now unless it drops
