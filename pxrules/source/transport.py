@@ -23,9 +23,11 @@ that changes them fails there, loudly, until this module is reviewed against it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import Any
 
+import aiohttp
 import engineio
 import socketio
 from engineio import base_client
@@ -38,6 +40,7 @@ HANDED_OVER = 86_400.0
 CLOSE_TIMEOUT = 1.0
 
 _MESSAGE = eio_packet.MESSAGE
+_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 _EVENT_PREFIX = "2"  # a Socket.IO EVENT packet, encoded
 
 
@@ -80,8 +83,14 @@ class Transport(engineio.AsyncClient):  # type: ignore[misc]
                 break
             data = message.data
             if not isinstance(data, str | bytes):
-                self.logger.warning(
-                    "Server sent %s packet data %s, aborting", message.type, str(data)[:200]
+                # The server closing is an ordinary end (the source logs the disconnect);
+                # anything else (an error, a frame over the size limit) is worth a warning.
+                closed = message.type in _CLOSED
+                self.logger.log(
+                    logging.INFO if closed else logging.WARNING,
+                    "WebSocket %s: %s, aborting",
+                    "closed by the server" if closed else "error",
+                    str(data)[:200],
                 )
                 await self.queue.put(None)
                 break
