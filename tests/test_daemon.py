@@ -114,6 +114,18 @@ async def test_end_to_end_delivery_health_metrics_and_no_secrets(
     for secret in (API_KEY, HOOK_SECRET, HOOK_TOKEN, APPRISE_TOKEN):
         assert secret not in everything
     assert API_KEY not in body
+    # "Did my rule fire?" is in the log at INFO: each delivery, by target name, never its URL.
+    delivered = sorted(
+        e["message"].split(" (attempt")[0]
+        for e in daemon.logs.items
+        if e.get("level") == "info" and str(e.get("message", "")).startswith("delivered ")
+    )
+    assert delivered == sorted(
+        f"delivered {state} of rule humid, key humidity to {target}"
+        for state in ("firing", "resolved")
+        for target in ("fan", "hook", "phone")
+    )
+    assert not any(rx.url("/") in line for line in daemon.raw if '"info"' in line)
 
 
 async def test_sigterm_while_firing_then_restart_sends_no_duplicate(

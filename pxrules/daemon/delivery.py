@@ -219,7 +219,19 @@ class TargetWorker:
             # one duplicate at most, never a loss.
             d.record_soon(item, self.target.name, result, step, attempts, now)
             if step.status == "delivered":
-                log.debug("delivered %s to %s: %s", item.id, self.target.name, result.detail)
+                # "Did my rule fire?" is answered by the log: every delivery at INFO, with the
+                # target's name only (never its URL). The log target's own line is its delivery.
+                level = logging.DEBUG if self.notifier == "log" else logging.INFO
+                log.log(
+                    level,
+                    "delivered %s of rule %s, key %s to %s (attempt %d, id %s)",
+                    item.document.get("state"),
+                    item.document.get("rule"),
+                    item.document.get("key"),
+                    self.target.name,
+                    attempts,
+                    item.id,
+                )
                 return
             if step.status == "failed":
                 log.error(
