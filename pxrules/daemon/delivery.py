@@ -175,25 +175,28 @@ class TargetWorker:
         self._replaced.clear()
 
     async def _run(self) -> None:
-        while not self.retired:
-            while not self.queue:
-                if self.spilled:
-                    await self._refill()
-                    continue
-                self._wakeup.clear()
-                await self._wakeup.wait()
-            item = self.queue.popleft()
-            self.busy = True
-            try:
-                await self._deliver(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug here must not stop this target's deliveries for good
-                log.exception("delivery to %s failed unexpectedly", self.target.name)
-            finally:
-                self.busy = False
-                self.close_replaced()
-        await self.target.close()
+        try:
+            while not self.retired:
+                while not self.queue:
+                    if self.spilled:
+                        await self._refill()
+                        continue
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                item = self.queue.popleft()
+                self.busy = True
+                try:
+                    await self._deliver(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug here must not stop this target's deliveries
+                    log.exception("delivery to %s failed unexpectedly", self.target.name)
+                finally:
+                    self.busy = False
+                    self.close_replaced()
+        finally:
+            if self.retired:  # a live worker's target is closed by Dispatcher.drain
+                await self.target.close()
 
     async def _deliver(self, item: OutboxItem) -> None:
         d = self.dispatcher
@@ -281,17 +284,16 @@ class Dispatcher:
         # Attempt records the store refused, keyed by (id, target), written before newer ones.
         self._unrecorded: list[AttemptRecord] = []
         self.store_errors = RateLimitedLog(log, logging.ERROR)
-        self._recording = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None  # writes the attempt records
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         self._retired: list[TargetWorker] = []  # finishing their attempt in flight
         self._started = False
         self._assign(targets)
 
-    def _assign(self, targets: Mapping[str, list[Target]]) -> list[TargetWorker]:
+    def _assign(self, targets: Mapping[str, list[Target]]) -> None:
         """Workers for ``targets``: a target name already served keeps its worker (its queue
-        and the attempt in flight); returns the workers that are new."""
+        and the attempt in flight); the others are retired."""
         old, self.workers, self.by_notifier = self.workers, {}, {}
-        new: list[TargetWorker] = []
         for notifier, notifier_targets in targets.items():
             workers = []
             for target in notifier_targets:
@@ -300,7 +302,6 @@ class Dispatcher:
                     if worker is not None:
                         old[target.name] = worker  # retired below
                     worker = TargetWorker(self, notifier, target)
-                    new.append(worker)
                 else:
                     worker.replace(target)
                 workers.append(worker)
@@ -308,7 +309,6 @@ class Dispatcher:
             self.by_notifier[notifier] = workers
         for worker in old.values():
             self._retire(worker)
-        return new
 
     def start(self) -> None:
         self._started = True
@@ -330,10 +330,11 @@ class Dispatcher:
     def _retire(self, worker: TargetWorker) -> None:
         for item in worker.retire():
             self._drop(item)
-        if worker.task is not None and not worker.task.done():
-            self._retired.append(worker)
-        else:
+        self._retired = [w for w in self._retired if w.task is not None and not w.task.done()]
+        if worker.task is None:
             self.spawn(worker.target.close())
+        else:
+            self._retired.append(worker)  # its task closes the target when it ends
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -413,7 +414,10 @@ class Dispatcher:
                 step.next_attempt, now,
             )
         )  # fmt: skip
-        self.spawn(self._write(self.store))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._write(self.store))
+            self._background.add(self._writer)
+            self._writer.add_done_callback(self._background.discard)
 
     def unrecorded_ids(self) -> set[tuple[str, str]]:
         """``(id, target)`` of attempts whose record the store has not taken yet."""
@@ -427,18 +431,17 @@ class Dispatcher:
         """Write the attempt records in order, all that wait in one transaction; those that
         could not be written (disk full) are kept and written before the next ones, so a
         delivered item is not left pending."""
-        async with self._recording:  # one writer at a time: records keep their order
-            try:
-                while self._unrecorded:
-                    batch = self._unrecorded[:]
-                    await store.run(store.record_attempts, batch)
-                    del self._unrecorded[: len(batch)]
-            except StoreError as exc:
-                self.store_errors.log(
-                    "%s; delivery goes on, %d attempt record(s) kept to write later",
-                    exc,
-                    len(self._unrecorded),
-                )
+        try:  # the only writer (record_soon starts it when none runs): records keep their order
+            while self._unrecorded:
+                batch = self._unrecorded[:]
+                await store.run(store.record_attempts, batch)
+                del self._unrecorded[: len(batch)]
+        except StoreError as exc:
+            self.store_errors.log(
+                "%s; delivery goes on, %d attempt record(s) kept to write later",
+                exc,
+                len(self._unrecorded),
+            )
 
     @property
     def depth(self) -> int:
@@ -480,10 +483,9 @@ class Dispatcher:
         workers = [*self.workers.values(), *self._retired]
         tasks = [w.task for w in workers if w.task is not None]
         for task in tasks:
-            task.cancel()
+            task.cancel()  # a retired worker's task closes its target as it ends
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.gather(*self._background, return_exceptions=True)  # attempt records
-        for worker in workers:
+        for worker in self.workers.values():
             worker.close_replaced()
             await worker.target.close()
-        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*self._background, return_exceptions=True)  # records, closes
