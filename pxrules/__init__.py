@@ -27,6 +27,8 @@ _EXPORTS = {
     "PxServSource": "source",
     "RuleSet": "engine",
     "RulesError": "rules",
+    "Silence": "engine",
+    "SilenceBook": "engine",
     "Simulator": "testing",
     "load_config": "rules",
     "load_rules": "engine",
@@ -46,6 +48,8 @@ __all__ = [
     "PxServSource",
     "RuleSet",
     "RulesError",
+    "Silence",
+    "SilenceBook",
     "Simulator",
     "__version__",
     "load_config",
@@ -56,7 +60,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .alerts import Alert
     from .backoff import Backoff
-    from .engine import RuleSet, load_rules
+    from .engine import RuleSet, Silence, SilenceBook, load_rules
     from .errors import KeyRefusedError, PxRulesError
     from .events import Event, MalformedEvent, parse_number
     from .rules import Config, RulesError, load_config

@@ -39,17 +39,19 @@ def exported(*parts: Exporter) -> dict[tuple[str, tuple[tuple[str, str], ...]], 
 def test_the_engine_exports_every_counter_it_keeps() -> None:
     stats = EngineStats(events=11, evaluations=12, unknown=13, suppressed=14, errors=15, evicted=17)
     stats.alerts[("hot", "firing")] = 16
+    stats.held["silenced"] = 18
     got = exported(stats)
     assert got[("pxrules_engine_events_total", ())] == 11
     assert got[("pxrules_rule_evaluations_total", ())] == 12
     assert got[("pxrules_unknown_evaluations_total", ())] == 13
-    assert got[("pxrules_suppressed_notifications_total", ())] == 14
+    assert got[("pxrules_suppressed_notifications_total", (("reason", "cooldown"),))] == 14
+    assert got[("pxrules_suppressed_notifications_total", (("reason", "silenced"),))] == 18
     assert got[("pxrules_rule_errors_total", ())] == 15
     assert got[("pxrules_alerts_total", (("rule", "hot"), ("state", "firing")))] == 16
     assert got[("pxrules_evicted_keys_total", ())] == 17
     counted = {f.name for f in dataclasses.fields(EngineStats)}
     assert counted == {
-        "events", "evaluations", "unknown", "suppressed", "errors", "evicted", "alerts"
+        "events", "evaluations", "unknown", "suppressed", "held", "errors", "evicted", "alerts"
     }  # fmt: skip
 
 

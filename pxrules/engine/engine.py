@@ -23,8 +23,10 @@ from ..ratelimit import RateLimitedLog
 from ..rules.conditions import Reading
 from . import state as codec
 from .compiled import CompiledRule, RuleIndex
+from .gate import Gate, Suppressed
 from .machine import AlertMachine
 from .render import AlertRenderer
+from .silences import SilenceBook
 from .timers import TimerHeap
 from .tracks import AlertTrack, EngineStats, KeyValue
 
@@ -39,6 +41,9 @@ class Engine:
     state file; ``track_changes`` keeps what :meth:`changes` hands to incremental checkpoints;
     ``on_late(seconds)`` is called when timers wake up that late (the clock jumped): they are
     held until :meth:`release_timers`, so the caller can first re-read the source.
+
+    ``silences`` (a :class:`~pxrules.engine.silences.SilenceBook`) hold back the notifications
+    of alerts they match, labelled with ``project``; ``on_suppressed`` hears of each one held.
     """
 
     def __init__(
@@ -52,6 +57,9 @@ class Engine:
         track_changes: bool = False,
         max_keys: int = MAX_KEYS,
         on_late: Callable[[float], None] | None = None,
+        silences: SilenceBook | None = None,
+        project: str = "",
+        on_suppressed: Callable[[Suppressed], None] | None = None,
     ) -> None:
         self.ruleset = ruleset
         self._plans = ruleset.plans  # read directly on the hot path
@@ -81,11 +89,20 @@ class Engine:
             emit,
         )
         self._evaluate = self.machine.evaluate
+        self.gate: Gate | None = None
+        if silences is not None:
+            self.gate = self.machine.gate = Gate(
+                silences, project, self._lock, self._by_index, list(ruleset.rules),
+                self.values, self.timers, self.stats, on_suppressed,
+            )  # fmt: skip
+            self.gate.machine = self.machine
         with self._lock:
             now = scheduler.now
             if state:
                 self._restore(state, now)
             self._start_stale_clocks(now)
+            if self.gate is not None:
+                self.gate.start(now)
 
     # -- input ----------------------------------------------------------------------------
 
@@ -161,6 +178,8 @@ class Engine:
         with self._lock:
             self._disposed = True
             self.timers.dispose()
+            if self.gate is not None:
+                self.gate.dispose()
             for tracks in self.tracks.values():
                 for track in tracks.values():
                     track.timers.clear()

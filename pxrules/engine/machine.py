@@ -16,6 +16,7 @@ from ..alerts import Alert, AlertState
 from ..rules.conditions import Reading
 from ..rules.model import RuleDef
 from .compiled import CompiledRule
+from .gate import Gate
 from .render import AlertRenderer
 from .state import ChangeSet
 from .timers import TimerHeap
@@ -43,6 +44,7 @@ class AlertMachine:
         self._renderer = renderer
         self._stats = stats
         self._emit = emit
+        self.gate: Gate | None = None  # set when silences are consulted
         # The change set's own flag and set, read without a hop on every evaluation.
         self._track_changes = changes.enabled
         self._dirty_tracks = changes.tracks
@@ -83,11 +85,11 @@ class AlertMachine:
                 self._stats.unknown += 1
             elif holds:
                 track.since = now
-                if _cooldown_allows(d, track, now):
+                if not _cooldown_allows(d, track, now):
+                    self._stats.suppressed += 1
+                elif self.gate is None or not self.gate.check(rule, key, track, "firing", now):
                     track.last_fire_notice = now
                     self._notify(rule, key, track, "firing", now)
-                else:
-                    self._stats.suppressed += 1
             return
         phase = track.phase
         if phase is FIRING:
@@ -143,7 +145,10 @@ class AlertMachine:
             self._timers.schedule(
                 rule.index, key, track, "repeat", due + timedelta(seconds=d.repeat)
             )
-            self._notify(rule, key, track, "firing", due)
+            if self.gate is None or not self.gate.check(rule, key, track, "firing", due):
+                self._notify(rule, key, track, "firing", due)
+        elif name == "release" and self.gate is not None:
+            self.gate.on_release(rule, key, track, due)
 
     def resume(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
         """Re-arm the timers of a track restored from a saved state.
@@ -190,10 +195,20 @@ class AlertMachine:
         if track.timers:
             self._timers.cancel(track, "for")
         if d.cooldown and not _cooldown_allows(d, track, at):
-            track.notified = False
+            track.notified = track.owed = False
             self._stats.suppressed += 1
             return
-        track.notified = True
+        if self.gate is not None and self.gate.check(rule, key, track, "firing", at):
+            # Owed unless receivers still believe it fires (its resolve was held back).
+            track.owed = not track.notified
+            return
+        self._announce_firing(rule, key, track, at)
+
+    def _announce_firing(
+        self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime
+    ) -> None:
+        d = rule.definition
+        track.notified, track.owed = True, False
         track.last_fire_notice = track.last_notice = at
         if d.repeat:
             self._timers.schedule(
@@ -208,10 +223,32 @@ class AlertMachine:
         # The state is final before anything is emitted: a subscriber persisting it sees it so.
         announce, since = rule.definition.resolve and track.notified, track.since
         track.phase = INACTIVE
-        track.since = track.clearing_since = None
-        track.notified = False
+        track.clearing_since = None
+        if announce and self.gate is not None and self.gate.check(rule, key, track, "resolved", at):
+            track.owed = True  # receivers still believe it fires; ``since`` is kept for them
+            return
+        track.since = None
+        track.notified = track.owed = False  # a firing never sent has no resolve to send
         if announce:
             self._notify(rule, key, track, "resolved", at, since=since)
+
+    def release(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
+        """What a silence held back may go now: the firing of an alert still firing that
+        receivers never saw, or the resolve of one they were told fires and that has since
+        resolved. Whatever is no longer true is dropped."""
+        track.owed = False
+        if self._track_changes:
+            self._dirty_tracks.add((rule.index, key))
+        if rule.event_rule:
+            return
+        if track.phase is FIRING and not track.notified:
+            self._announce_firing(rule, key, track, now)
+        elif track.phase is not FIRING and track.notified:
+            since = track.since if track.phase is INACTIVE else None
+            track.notified = False
+            if track.phase is INACTIVE:
+                track.since = None
+            self._notify(rule, key, track, "resolved", now, since=since or now)
 
     def _notify(
         self,

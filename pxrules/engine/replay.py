@@ -37,7 +37,9 @@ from ..alerts import Alert
 from ..events import Event, MalformedEvent, parse_record
 from ..fastjson import decode_record
 from .engine import Engine
+from .gate import Suppressed
 from .ruleset import RuleSet
+from .silences import SilenceBook
 
 log = logging.getLogger("pxrules.replay")
 
@@ -138,9 +140,13 @@ class Replayer:
         *,
         state: Mapping[str, Any] | None = None,
         start: datetime | None = None,
+        silences: SilenceBook | None = None,
+        project: str = "",
+        on_suppressed: Callable[[Suppressed], None] | None = None,
     ) -> None:
         self.ruleset = ruleset
         self._emit = emit
+        self._silences, self._project, self._on_suppressed = silences, project, on_suppressed
         self._state = state
         self._start = start
         self.scheduler: ReplayClock | None = None
@@ -150,7 +156,10 @@ class Replayer:
     def _ensure_engine(self, first: datetime) -> Engine:
         if self.engine is None:
             self.scheduler = ReplayClock(initial_clock=self._start or first)
-            self.engine = Engine(self.ruleset, self.scheduler, self._emit, state=self._state)
+            self.engine = Engine(
+                self.ruleset, self.scheduler, self._emit, state=self._state,
+                silences=self._silences, project=self._project, on_suppressed=self._on_suppressed,
+            )  # fmt: skip
         return self.engine
 
     def feed(self, event: Event) -> None:

@@ -21,6 +21,7 @@ from ..rules.load import load_config, load_text
 from ..rules.problems import RulesError
 from .compiled import RuleIndex
 from .engine import Engine
+from .silences import SilenceBook
 
 
 class RuleSet(RuleIndex):
@@ -39,19 +40,25 @@ class RuleSet(RuleIndex):
         scheduler: rx_abc.SchedulerBase | None = None,
         *,
         state: Mapping[str, Any] | None = None,
+        silences: SilenceBook | None = None,
+        project: str = "",
     ) -> reactivex.Observable[Alert]:
         """The alert stream for ``events``. Each subscription runs its own engine.
 
         Timers run on ``scheduler``, else the one given at subscribe time, else reactivex's
         ``TimeoutScheduler`` (threads; pass an ``AsyncIOScheduler`` under asyncio).
-        ``state`` is a :meth:`Engine.snapshot` to resume from.
+        ``state`` is a :meth:`Engine.snapshot` to resume from. ``silences`` hold back the
+        notifications of the alerts they match (labelled with ``project``), see
+        :class:`~pxrules.engine.silences.SilenceBook`.
         """
 
         def subscribe(
             observer: rx_abc.ObserverBase[Alert], scheduler_: rx_abc.SchedulerBase | None = None
         ) -> rx_abc.DisposableBase:
             chosen = scheduler or scheduler_ or TimeoutScheduler.singleton()
-            engine = Engine(self, chosen, observer.on_next, state=state)
+            engine = Engine(
+                self, chosen, observer.on_next, state=state, silences=silences, project=project
+            )
             subscription = events.subscribe(
                 engine.on_event, observer.on_error, observer.on_completed, scheduler=scheduler_
             )

@@ -51,7 +51,8 @@ class AlertTrack:
     phase: Phase = INACTIVE
     since: datetime | None = None  # when the condition started holding (episode start)
     last_fire_notice: datetime | None = None  # cooldown counts from here
-    notified: bool = False  # a firing notification went out in this episode
+    notified: bool = False  # receivers were told it fires (and not yet told it resolved)
+    owed: bool = False  # a silence held back a notification that goes out when it ends
     last_notice: datetime | None = None  # repeat counts from here
     clearing_since: datetime | None = None  # keep_firing_for countdown
     seq: int = 0
@@ -69,7 +70,8 @@ class EngineStats:
     events: int = 0
     evaluations: int = 0
     unknown: int = 0
-    suppressed: int = 0
+    suppressed: int = 0  # held back by cooldown
+    held: Counter[str] = field(default_factory=Counter)  # held back, by reason ("silenced")
     errors: int = 0
     evicted: int = 0  # keys forgotten over the key cap
     alerts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule, state)
@@ -86,11 +88,14 @@ class EngineStats:
             "Evaluations skipped as unknown (non-numeric, removed)",
             self.unknown,
         )
-        yield CounterMetricFamily(
+        suppressed = CounterMetricFamily(
             "pxrules_suppressed_notifications",
-            "Firing notifications held back by cooldown",
-            self.suppressed,
+            "Notifications held back, by reason (cooldown, silenced)",
+            labels=["reason"],
         )
+        suppressed.add_metric(["cooldown"], self.suppressed)
+        suppressed.add_metric(["silenced"], self.held["silenced"])
+        yield suppressed
         yield CounterMetricFamily("pxrules_rule_errors", "Rule or template failures", self.errors)
         yield CounterMetricFamily(
             "pxrules_evicted_keys",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reactivex.subject import Subject
 from reactivex.testing import TestScheduler
 
 from pxrules.alerts import Alert
-from pxrules.engine import RuleSet
+from pxrules.engine import RuleSet, SilenceBook
 from pxrules.events import Event, parse_number
 
 Step = tuple[float, str, str | None]  # (seconds, key, value); value None means removeData
@@ -22,20 +22,37 @@ def event_at(scheduler: TestScheduler, t: float, key: str, value: str | None) ->
     return Event(kind="set", key=key, value=value, number=parse_number(value), at=at)
 
 
-def run(rules: str | RuleSet, steps: Sequence[Step], until: float = 100_000.0) -> list[Got]:
-    """Subscribe at t=0, push each step at its time, advance to ``until``; return the alerts."""
-    alerts = run_alerts(rules, steps, until)
+def run(
+    rules: str | RuleSet,
+    steps: Sequence[Step],
+    until: float = 100_000.0,
+    *,
+    silences: SilenceBook | None = None,
+    actions: Sequence[tuple[float, Callable[[TestScheduler], object]]] = (),
+) -> list[Got]:
+    """Subscribe at t=0, push each step at its time, advance to ``until``; return the alerts.
+    ``actions`` run at their times too (e.g. expire a silence)."""
+    alerts = run_alerts(rules, steps, until, silences=silences, actions=actions)
     return [(t, a.state, a.key, a.value) for t, a in alerts]
 
 
 def run_alerts(
-    rules: str | RuleSet, steps: Sequence[Step], until: float = 100_000.0
+    rules: str | RuleSet,
+    steps: Sequence[Step],
+    until: float = 100_000.0,
+    *,
+    silences: SilenceBook | None = None,
+    actions: Sequence[tuple[float, Callable[[TestScheduler], object]]] = (),
 ) -> list[tuple[float, Alert]]:
     ruleset = RuleSet.from_text(rules) if isinstance(rules, str) else rules
     scheduler = TestScheduler()
     subject: Subject[Event] = Subject()
     got: list[tuple[float, Alert]] = []
-    ruleset.apply(subject, scheduler).subscribe(lambda a: got.append((scheduler.clock, a)))
+    ruleset.apply(subject, scheduler, silences=silences).subscribe(
+        lambda a: got.append((scheduler.clock, a))
+    )
+    for t, action in actions:
+        scheduler.schedule_absolute(float(t), lambda s, _st, act=action: act(s))
     for t, key, value in steps:
         event = event_at(scheduler, t, key, value)
         scheduler.schedule_absolute(float(t), lambda _s, _st, ev=event: subject.on_next(ev))
