@@ -44,8 +44,8 @@ class DaemonProc:
         self._reader = asyncio.ensure_future(self._read())
         if wait_connected:
             await self.wait_log(lambda m: m.startswith("connected to "))
-            line = await self.wait_log(lambda m: m.startswith("health and metrics on "))
-            self.health_url = line.split(" on ", 1)[1].split("/healthz", 1)[0]
+            line = await self.wait_log(lambda m: m.startswith("serving http://"))
+            self.health_url = served_at(line)
         return self
 
     async def _read(self) -> None:
@@ -70,6 +70,29 @@ class DaemonProc:
     async def get(self, path: str) -> tuple[int, str]:
         async with aiohttp.ClientSession() as http, http.get(self.health_url + path) as response:
             return response.status, await response.text()
+
+    async def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
+        """One API call; the status and the JSON body."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(method, self.health_url + path, json=body, headers=headers) as response,
+        ):
+            return response.status, await response.json(content_type=None)
+
+    async def cli(self, *args: str, token: str | None = None) -> tuple[int, str, str]:
+        """``pxrules ARGS --http THIS_DAEMON`` in a process of its own: exit code, out, err."""
+        extra = ["--http", self.health_url.removeprefix("http://")]
+        if token is not None:
+            extra += ["--http-token", token]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pxrules", *args, *extra,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=self.env,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
 
     async def metric(self, name: str, **labels: str) -> float:
         _, text = await self.get("/metrics")
@@ -110,3 +133,8 @@ class DaemonProc:
     def kill(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
+
+
+def served_at(line: str) -> str:
+    """``http://HOST:PORT`` from the daemon's "serving http://HOST:PORT — …" line."""
+    return line.split()[1]

@@ -7,11 +7,14 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .alerts import alerts
 from .check import check
 from .demo import demo
+from .keys import keys
 from .replay import replay
 from .run import run
 from .schema import schema
+from .silence import silence
 from .simulate import simulate
 from .tail import tail
 
@@ -20,6 +23,7 @@ Start here:
   pxrules demo                      the simulator, demo rules and live alerts
   pxrules check rules.yaml          every problem at FILE:LINE:COL
   pxrules run rules.yaml            the alerting daemon
+  pxrules alerts | keys | silence   look at and steer a running daemon (run --http)
 
 \b
 Shell completion (bash; zsh and fish likewise with zsh_source / fish_source):
@@ -34,7 +38,7 @@ def cli() -> None:
     """Rules and alerting for PxServ: thresholds, dead sensors, notifications."""
 
 
-for command in (check, run, replay, tail, schema, demo, simulate):
+for command in (check, run, replay, tail, alerts, keys, silence, schema, demo, simulate):
     cli.add_command(command)
 
 

@@ -35,7 +35,20 @@ from .loops import loop_option, run_on
 @click.option(
     "--api-key", default=None, help="Project key, in place of the rules file's source.api_key."
 )
-@click.option("--http", default=None, metavar="HOST:PORT", help="Serve /healthz and /metrics.")
+@click.option(
+    "--http",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve the status page, the JSON API (/api/v1), /healthz and /metrics.",
+)
+@click.option(
+    "--http-token",
+    envvar="PXRULES_HTTP_TOKEN",
+    default=None,
+    metavar="TOKEN",
+    help="Bearer token the API's writes (silences, reload) need [env: PXRULES_HTTP_TOKEN]; "
+    "without one, writes are served on a loopback address only.",
+)
 @click.option("--dry-run", is_flag=True, help="Evaluate and log alerts; deliver nothing.")
 @click.option(
     "--max-keys",
@@ -63,7 +76,8 @@ from .loops import loop_option, run_on
 )
 def run(
     rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
-    dry_run: bool, max_keys: int, grace: float, loop: str, log_level: str, log_format: str,
+    http_token: str | None, dry_run: bool, max_keys: int, grace: float, loop: str,
+    log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -76,7 +90,8 @@ def run(
             raise click.BadParameter(str(exc), param_hint="--http") from None
     formatter = setup_logging(log_level, log_format)
     options = RunOptions(
-        rules_path=rules_file, state_path=state_path, http=http, dry_run=dry_run, url=url,
+        rules_path=rules_file, state_path=state_path, http=http, http_token=http_token,
+        dry_run=dry_run, url=url,
         api_key=api_key, grace=grace, max_keys=max_keys,
     )  # fmt: skip
     code = run_on(loop, Daemon(options, formatter=formatter).run)

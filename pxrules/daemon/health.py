@@ -25,6 +25,7 @@ class ServiceStatus:
         self.store_problem: str | None = None  # the state file could not be opened at all
         self.reload_ok = True
         self.reload_at = time.time()  # the last successful (re)load
+        self.reload_error: str | None = None  # why the last reload failed
 
     def open_store(self, path: str, dry_run: bool) -> Store:
         """The state file, or an in-memory one (dry run, or the file cannot be opened)."""
@@ -56,8 +57,9 @@ class ServiceStatus:
         if self.store is not None:
             self.store.close()
 
-    def reloaded(self, ok: bool) -> None:
+    def reloaded(self, ok: bool, error: str | None = None) -> None:
         self.reload_ok = ok
+        self.reload_error = None if ok else error
         if ok:
             self.reload_at = time.time()
 

@@ -1,4 +1,5 @@
-"""The daemon's HTTP surface: ``GET /healthz`` and ``GET /metrics``.
+"""The daemon's HTTP surface: ``GET /healthz``, ``GET /metrics``, and the routes it is given
+(the JSON API of :mod:`.api`).
 
 Local HTTP clients are not trusted (docs/reliability.md): a connection that has not sent a whole
 request within :data:`IDLE_TIMEOUT` seconds, or sits idle that long between requests, is closed;
@@ -13,7 +14,7 @@ notifiers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -48,6 +49,8 @@ class HttpServer:
     ) -> None:
         self._health = health
         self._registry = registry
+        self.routes: Sequence[web.RouteDef] = ()  # more routes, set before start()
+        self.middlewares: Sequence[Any] = ()
         self._runner: web.AppRunner | None = None
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
@@ -57,8 +60,9 @@ class HttpServer:
     async def start(self, listen: str) -> int:
         """Bind ``HOST:PORT`` (port 0: any free one); return the port bound. Raises OSError."""
         host, port = parse_listen(listen)
-        app = web.Application()
+        app = web.Application(middlewares=list(self.middlewares), client_max_size=64 * 1024)
         app.add_routes([web.get("/healthz", self._healthz), web.get("/metrics", self._metrics)])
+        app.add_routes(self.routes)
         # aiohttp starts its keep-alive clock when a connection opens and closes an idle
         # handler when it runs out, so this one timeout bounds the headers' arrival too.
         self._runner = web.AppRunner(

@@ -9,7 +9,7 @@ from typing import Any
 from reactivex import abc as rx_abc
 
 from ..alerts import Alert
-from ..engine import Engine, RuleSet
+from ..engine import Engine, RuleSet, SilenceBook
 from ..errors import ExitCode
 from ..events import MAX_KEYS
 from ..rules import Config, load_file
@@ -18,15 +18,18 @@ from .options import RunOptions
 log = logging.getLogger("pxrules.daemon")
 
 
-def load_for_run(options: RunOptions) -> Config | ExitCode:
+def load_for_run(options: RunOptions, problems: list[str] | None = None) -> Config | ExitCode:
     """The rules file as ``run`` needs it (unset variables are errors, an API key is set, the
     command line's ``--url``/``--api-key`` in place of the file's), or, after logging every
-    problem, the exit code: USAGE for a file that cannot be read, INVALID for one that is wrong."""
+    problem, the exit code: USAGE for a file that cannot be read, INVALID for one that is wrong.
+    ``problems`` (if given) receives the errors too."""
     result = load_file(
         options.rules_path, env=options.env, strict_env=True, source=options.source_overrides
     )
     for problem in result.problems:
         log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
+        if problems is not None and problem.severity == "error":
+            problems.append(str(problem))
     if result.unreadable:
         return ExitCode.USAGE
     config = result.config
@@ -36,6 +39,8 @@ def load_for_run(options: RunOptions) -> Config | ExitCode:
             "in the file's source",
             result.path,
         )
+        if problems is not None:
+            problems.append(f"{result.path}: source.api_key is not set")
         return ExitCode.INVALID
     return config if result.ok and config is not None else ExitCode.INVALID
 
@@ -49,9 +54,11 @@ def start_engine(
     id_salt: str,
     max_keys: int = MAX_KEYS,
     on_late: Callable[[float], None] | None = None,
+    silences: SilenceBook | None = None,
+    project: str = "",
 ) -> Engine:
     """An engine for ``config`` resuming from ``state``, keeping changes for checkpoints."""
     return Engine(
         RuleSet(config), scheduler, emit, state=state, id_salt=id_salt, track_changes=True,
-        max_keys=max_keys, on_late=on_late,
+        max_keys=max_keys, on_late=on_late, silences=silences, project=project,
     )  # fmt: skip

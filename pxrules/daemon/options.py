@@ -13,6 +13,7 @@ class RunOptions:
     rules_path: Path
     state_path: str = "pxrules-state.db"
     http: str | None = None
+    http_token: str | None = None  # writes through the API need it (--http-token)
     dry_run: bool = False
     grace: float = 10.0
     checkpoint_interval: float = 5.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,14 +24,17 @@ import aiohttp
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from .. import __version__
-from ..engine import Engine
+from ..engine import Engine, Silence, SilenceBook, SilenceError
 from ..errors import ExitCode, KeyRefusedError
 from ..events import Event
 from ..rules import Config
 from ..source import ConnectionState, PxServSource
+from .api import Api, json_errors
 from .checkpoints import Checkpointer
+from .console import Console
 from .delivery import Dispatcher
 from .health import ServiceStatus
+from .history import KeyHistory
 from .http import HttpServer, parse_listen
 from .loading import load_for_run, start_engine
 from .metrics import Exporter, registry_for
@@ -78,6 +82,10 @@ class Daemon:
         self._reloading = asyncio.Lock()  # one reload at a time
         self._reload_again = False  # a SIGHUP came during a reload: one more after it
         self._reload_task: asyncio.Task[Any] | None = None
+        self.project = options.rules_path.stem
+        self.silences = SilenceBook()
+        self.history = KeyHistory(max_keys=options.max_keys)
+        self.console = Console(self)
 
     @property
     def engine(self) -> Engine | None:
@@ -112,6 +120,7 @@ class Daemon:
             log.error("cannot use the state file: %s", exc)
             return ExitCode.USAGE
         self._session = aiohttp.ClientSession()
+        self._load_silences(store)
         self.outbox = AlertOutbox(store, self._log_target, dry_run=self.options.dry_run)
         self._install(config)
         self.dispatcher = self._start_dispatcher(config)
@@ -120,6 +129,7 @@ class Daemon:
             config, AsyncIOScheduler(asyncio.get_running_loop()), self.outbox.on_alert,
             state=store.load_engine_state(), id_salt=store.id_salt,
             max_keys=self.options.max_keys, on_late=self._on_clock_jump,
+            silences=self.silences, project=self.project,
         )  # fmt: skip
         if not self.options.dry_run:
             self.checkpointer = Checkpointer(
@@ -147,13 +157,26 @@ class Daemon:
         )
         try:
             if self.options.http:
+                host = parse_listen(self.options.http)[0]
+                api = Api(self.console, self._reload_for_api, token=self.options.http_token,
+                          host=host)  # fmt: skip
+                self.http.routes, self.http.middlewares = api.routes(), [json_errors]
                 try:
                     port = await self.http.start(self.options.http)
                 except OSError as exc:
                     log.error("cannot serve --http %s: %s", self.options.http, exc.strerror or exc)
                     return ExitCode.USAGE
-                host = parse_listen(self.options.http)[0]
-                log.info("health and metrics on http://%s:%d/healthz and /metrics", host, port)
+                shown = f"[{host}]" if ":" in host else host
+                log.info(
+                    "serving http://%s:%d — status page /, API /api/v1, /healthz, /metrics",
+                    shown, port,
+                )  # fmt: skip
+                if not api.writes_open:
+                    log.warning(
+                        "--http %s is not a loopback address and no --http-token is set: "
+                        "the API is read-only (silences and reloads are refused)",
+                        self.options.http,
+                    )
             handlers = {
                 signal.SIGTERM: self.stop,
                 signal.SIGINT: self.stop,
@@ -249,7 +272,10 @@ class Daemon:
         self.outbox.notify = notify_map(config)
         self._log_target.event_rules = event_rules(config)
         if self.formatter is not None:
-            self.formatter.set_secrets(secrets_of(config.source, dict(config.notifiers)))
+            secrets = secrets_of(config.source, dict(config.notifiers))
+            if self.options.http_token:
+                secrets.add(self.options.http_token)
+            self.formatter.set_secrets(secrets)
 
     def _start_dispatcher(self, config: Config) -> Dispatcher:
         assert self._session is not None and self.outbox is not None
@@ -274,6 +300,16 @@ class Daemon:
         if pending:
             log.info("resuming %d undelivered notification(s) from the state file", pending)
 
+    def _load_silences(self, store: Store) -> None:
+        """The silences kept in the state file (one that no longer loads is skipped)."""
+        for document in store.load_silences(time.time()):
+            try:
+                self.silences.add(Silence.from_document(document))
+            except SilenceError as exc:
+                log.warning("a stored silence is skipped: %s", exc)
+        if len(self.silences):
+            log.info("%d silence(s) from the state file", len(self.silences))
+
     def _on_source_event(self, event: Event) -> None:
         if self.checkpointer is not None:
             self.checkpointer.events_since += 1
@@ -282,6 +318,10 @@ class Daemon:
         engine = self.engine
         if engine is not None:
             engine.on_event(event)
+            if event.kind == "remove":
+                self.history.forget(event.key)
+            elif engine.watches(event.key):
+                self.history.record(event.key, event.at.timestamp(), event.number)
 
     # -- reload ---------------------------------------------------------------------------
 
@@ -305,9 +345,15 @@ class Daemon:
         async with self._reloading:
             return await self._reload()
 
+    async def _reload_for_api(self) -> tuple[bool, str | None]:
+        """``POST /-/reload``: reload now; whether it took, and why not."""
+        ok = await self.reload()
+        return ok, self.status.reload_error
+
     async def _reload(self) -> bool:
         log.info("reloading %s", self.options.rules_path)
-        config = load_for_run(self.options)
+        problems: list[str] = []
+        config = load_for_run(self.options, problems)
         old_engine, old_config = self.engine, self.config
         if (
             isinstance(config, ExitCode)
@@ -315,7 +361,7 @@ class Daemon:
             or old_config is None
             or self.outbox is None
         ):
-            self.status.reloaded(False)
+            self.status.reloaded(False, "; ".join(problems) or "the rules file is invalid")
             log.error("reload failed: the rules file is invalid; the old rules stay in force")
             return False
         if config.source != old_config.source:
@@ -326,7 +372,7 @@ class Daemon:
         self.outbox.engine = start_engine(
             config, old_engine.scheduler, self.outbox.on_alert,
             state=snapshot, id_salt=old_engine.id_salt, max_keys=self.options.max_keys,
-            on_late=self._on_clock_jump,
+            on_late=self._on_clock_jump, silences=self.silences, project=self.project,
         )  # fmt: skip
         if config.notifiers != old_config.notifiers and self.dispatcher is not None:
             # Targets kept by name keep their queues and their attempt in flight: nothing is

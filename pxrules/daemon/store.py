@@ -60,11 +60,15 @@ CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, id TEXT NOT NULL, target TEXT NOT NULL,
     outcome TEXT NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data TEXT NOT NULL);
 """
 
 # Keep the delivery log from growing without bound on a long-running daemon.
 DELIVERY_LOG_ROWS = 10_000
 DELIVERED_KEEP_SECONDS = 7 * 86400
+# Silences stay listed (as expired) this long after they end, as in Alertmanager.
+SILENCES_KEEP_SECONDS = 5 * 86400
 
 
 class StoreError(Exception):
@@ -498,6 +502,47 @@ class Store:
                 "DELETE FROM delivery_log WHERE seq <= (SELECT MAX(seq) FROM delivery_log) - ?",
                 (DELIVERY_LOG_ROWS,),
             )
+            db.execute("DELETE FROM silences WHERE ends_at < ?", (now - SILENCES_KEEP_SECONDS,))
+
+    # -- silences ---------------------------------------------------------------------------
+
+    def save_silence(self, ident: str, ends_at: float, document: Mapping[str, Any]) -> None:
+        """Store (or replace, by id) one silence's document."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO silences (id, ends_at, data) VALUES (?, ?, ?)",
+                (ident, ends_at, json.dumps(document)),
+            )
+
+    def load_silences(self, now: float) -> list[dict[str, Any]]:
+        """The documents of the silences that ended at most SILENCES_KEEP_SECONDS ago."""
+        rows = self._db.execute(
+            "SELECT data FROM silences WHERE ends_at >= ? ORDER BY rowid",
+            (now - SILENCES_KEEP_SECONDS,),
+        )
+        return [json.loads(data) for (data,) in rows]
+
+    # -- inspection -------------------------------------------------------------------------
+
+    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Outbox rows, newest first: pending (queued or retrying) and failed ones, or one
+        ``status``; each with its alert's rule, key and state and the last error."""
+        where, args = ("status != 'delivered'", ()) if status is None else ("status=?", (status,))
+        rows = self._db.execute(
+            "SELECT id, target, notifier, document, created, attempts, next_attempt, status, "
+            f"last_error FROM outbox WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        found = []
+        for ident, target, notifier, doc, created, attempts, next_attempt, st, error in rows:
+            alert = json.loads(doc)
+            found.append({
+                "id": ident, "target": target, "notifier": notifier,
+                "rule": alert.get("rule"), "key": alert.get("key"), "state": alert.get("state"),
+                "status": st, "attempts": attempts, "created": created,
+                "next_attempt": next_attempt if st == "pending" else None, "last_error": error,
+            })  # fmt: skip
+        return found
 
     def delivery_log(self) -> list[tuple[str, str, str, str]]:
         """``(id, target, outcome, detail)`` in order, for tests and inspection."""

@@ -234,3 +234,15 @@ def stale_durations(condition: Condition) -> Iterator[float]:
         yield from stale_durations(child)
     if condition.not_ is not None:
         yield from stale_durations(condition.not_)
+
+
+def thresholds(condition: Condition) -> Iterator[float]:
+    """Every numeric limit in the tree (``above``, ``below``, ``at_least``, ``at_most``): the
+    lines the status page draws on a key's chart."""
+    for limit in (condition.above, condition.below, condition.at_least, condition.at_most):
+        if limit is not None:
+            yield float(limit)
+    for child in [*(condition.all or []), *(condition.any or [])]:
+        yield from thresholds(child)
+    if condition.not_ is not None:
+        yield from thresholds(condition.not_)

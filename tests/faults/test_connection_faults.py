@@ -11,7 +11,7 @@ from pxrules.source import ConnectionState, ConnectionStatus, PxServSource
 from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY, FAST
-from ..daemon_proc import DaemonProc
+from ..daemon_proc import DaemonProc, served_at
 from ..helpers import Collector
 from ..proxy import SilenceableProxy
 from ..receiver import Receiver
@@ -56,8 +56,8 @@ async def test_daemon_started_while_the_server_is_down(tmp_path: Path) -> None:
         )
         daemon = DaemonProc(rules, tmp_path / "s.db")
         await daemon.start(wait_connected=False)
-        line = await daemon.wait_log(lambda m: m.startswith("health and metrics on "))
-        daemon.health_url = line.split(" on ", 1)[1].split("/healthz", 1)[0]
+        line = await daemon.wait_log(lambda m: m.startswith("serving http://"))
+        daemon.health_url = served_at(line)
         await daemon.wait_log(lambda m: m.startswith("cannot connect to "))
         code, body = await daemon.get("/healthz")
         assert code == 503 and json.loads(body)["connection"] in ("disconnected", "connecting")
