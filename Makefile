@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo bench soak clean lock
+.PHONY: install test lint typecheck pytest browser demo bench soak clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,21 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The status page is tested in a real headless Chromium: Debian's package, installed here when
+# it is missing and we may (root, or passwordless sudo). Without it the browser tests are
+# skipped loudly, except under CI, where they fail.
+CHROMIUM ?= $(shell command -v chromium 2>/dev/null)
+browser:
+	@if [ -z "$(CHROMIUM)" ] && command -v apt-get >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; \
+		else echo "make browser: no chromium, and no root to install it: the browser tests" \
+			"will be skipped (sudo apt-get install chromium)"; exit 0; fi; \
+		echo "make browser: installing Debian's chromium for the status page's tests"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+
+test: lint typecheck browser pytest
 
 demo: $(STAMP)
 	$(BIN)/pxrules demo

@@ -9,10 +9,14 @@ make a visitor's browser silence alerts. Every error is JSON: ``{"error": MESSAG
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable
+from functools import cache
+from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +29,20 @@ from .openapi import document as openapi_document
 PREFIX = "/api/v1"
 #: The largest request body the API reads (a silence is a few hundred bytes).
 MAX_BODY = 64 * 1024
+#: How often a status page's stream looks for changes; a quiet stream sends a comment line
+#: every KEEPALIVE seconds. At most MAX_STREAMS pages are served live at once.
+STREAM_EVERY = 0.5
+KEEPALIVE = 15.0
+MAX_STREAMS = 16
+#: The status page's own files (no CDN: it works without internet).
+STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -70,6 +88,12 @@ class Api:
         self._reload = reload
         self._token = token or None
         self.writes_open = self._token is not None or is_loopback(host)
+        self.streams = 0  # status pages connected now
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every live stream (the server is stopping)."""
+        self._closing.set()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -83,6 +107,9 @@ class Api:
             web.delete(PREFIX + "/silences/{id}", self.expire_silence),
             web.post("/-/reload", self.reload),
             web.get(f"{PREFIX}/openapi.json", self.openapi),
+            web.get(f"{PREFIX}/stream", self.stream),
+            web.get("/", self.page),
+            web.get("/static/{name}", self.static),
         ]
 
     # -- reads ------------------------------------------------------------------------------
@@ -116,6 +143,52 @@ class Api:
 
     async def openapi(self, _request: web.Request) -> web.Response:
         return web.json_response(openapi_document())
+
+    # -- the status page ----------------------------------------------------------------------
+
+    async def page(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            body=_asset("index.html"), content_type="text/html", charset="utf-8",
+            headers=PAGE_HEADERS,
+        )  # fmt: skip
+
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            return error(404, f"no file {name!r}")
+        return web.Response(
+            body=_asset(name), content_type=STATIC[name], charset="utf-8", headers=PAGE_HEADERS
+        )
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: an ``update`` with the page's document whenever it changes."""
+        if self.streams >= MAX_STREAMS:
+            return error(503, f"more than {MAX_STREAMS} live status pages; try again later")
+        match = request.query.get("match") or None
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                     "X-Accel-Buffering": "no"},
+        )  # fmt: skip
+        await response.prepare(request)
+        self.streams += 1
+        try:
+            last, quiet = b"", 0.0
+            while not self._closing.is_set():
+                data = json.dumps(await self.console.page(match)).encode()
+                if data != last:
+                    await response.write(b"event: update\ndata: " + data + b"\n\n")
+                    last, quiet = data, 0.0
+                elif quiet >= KEEPALIVE:
+                    await response.write(b": keepalive\n\n")
+                    quiet = 0.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), STREAM_EVERY)
+                quiet += STREAM_EVERY
+        except (ConnectionResetError, ConnectionError):
+            pass  # the page went away
+        finally:
+            self.streams -= 1
+        return response
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -174,6 +247,11 @@ class Api:
         if not ok:
             return web.json_response({"ok": False, "error": problem}, status=422)
         return web.json_response({"ok": True})
+
+
+@cache
+def _asset(name: str) -> bytes:
+    return resources.files("pxrules.daemon").joinpath("static", name).read_bytes()
 
 
 def _limit(request: web.Request, default: int = DEFAULT_LIMIT) -> int:

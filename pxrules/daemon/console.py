@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 #: Rows a list endpoint returns unless asked for fewer (``limit``); at most MAX_LIMIT.
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
+#: Keys (with their charts) and failing deliveries the status page is sent at most.
+PAGE_KEYS = 200
+PAGE_DELIVERIES = 50
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -158,6 +161,29 @@ class Console:
                 "at": _epoch_iso(status.reload_at),
                 "error": status.reload_error,
             },
+        }
+
+    async def page(self, match: str | None) -> dict[str, Any]:
+        """Everything the status page shows, in one document (``/api/v1/stream`` sends it
+        whenever it changes): alerts, failing deliveries, silences, and up to PAGE_KEYS keys
+        matching ``match`` with their recent readings and their rules' thresholds."""
+        keys = self.keys(match, PAGE_KEYS)
+        for row in keys["keys"]:
+            found = self.key_history(row["key"]) or {"points": [], "rules": []}
+            row["points"] = found["points"]
+            row["thresholds"] = sorted({t for r in found["rules"] for t in r["thresholds"]})
+        failing = [
+            row
+            for row in (await self.deliveries(None, PAGE_DELIVERIES))["deliveries"]
+            if row["status"] == "failed" or row["attempts"] > 0
+        ]
+        return {
+            "project": self._daemon.project,
+            "alerts": self.alerts(),
+            "deliveries": failing,
+            "silences": self.list_silences(),
+            "keys": keys["keys"],
+            "total_keys": keys["total"],
         }
 
     async def deliveries(self, status: str | None, limit: int) -> dict[str, Any]:

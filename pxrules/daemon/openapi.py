@@ -172,6 +172,19 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
     },
     "Reload": _obj(["ok"], ok={"type": "boolean"}, error=_NSTR),
+    "Page": _obj(
+        ["project", "alerts", "deliveries", "silences", "keys", "total_keys"],
+        project=_STR,
+        alerts={"type": "array", "items": {"$ref": "#/components/schemas/Alert"}},
+        deliveries={"type": "array"},
+        silences={"type": "array", "items": {"$ref": "#/components/schemas/Silence"}},
+        keys={"type": "array", "items": {"allOf": [
+            {"$ref": "#/components/schemas/Key"},
+            _obj(["points", "thresholds"], points={"type": "array"},
+                 thresholds={"type": "array", "items": {"type": "number"}}),
+        ]}},
+        total_keys={"type": "integer"},
+    ),
 }
 # fmt: on
 
@@ -241,6 +254,24 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _ok("Reload", "Reloaded"),
                       "422": _ok("Reload", "The file is invalid; the old rules stay")},
     })},
+    "/api/v1/stream": {"get": {
+        "summary": "Server-sent events for the status page: an `update` event (the Page "
+                   "document) whenever it changes",
+        "parameters": [{"name": "match", "in": "query", "schema": _STR,
+                        "description": "a key glob for the keys shown"}],
+        "responses": {"200": {"description": "An event stream",
+                              "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      "503": _ERROR},
+    }},
+    "/": {"get": {
+        "summary": "The status page",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+    }},
+    "/static/{name}": {"get": {
+        "summary": "The status page's script and style sheet",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": _STR}],
+        "responses": {"200": {"description": "The file"}, "404": _ERROR},
+    }},
     "/api/v1/openapi.json": {"get": {
         "summary": "This document",
         "responses": {"200": {"description": "OpenAPI 3.1",

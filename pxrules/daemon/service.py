@@ -86,6 +86,7 @@ class Daemon:
         self.silences = SilenceBook()
         self.history = KeyHistory(max_keys=options.max_keys)
         self.console = Console(self)
+        self._api: Api | None = None
 
     @property
     def engine(self) -> Engine | None:
@@ -161,6 +162,7 @@ class Daemon:
                 api = Api(self.console, self._reload_for_api, token=self.options.http_token,
                           host=host)  # fmt: skip
                 self.http.routes, self.http.middlewares = api.routes(), [json_errors]
+                self._api = api
                 try:
                     port = await self.http.start(self.options.http)
                 except OSError as exc:
@@ -229,6 +231,8 @@ class Daemon:
             await self.checkpointer.checkpoint()
         if self.engine is not None:
             self.engine.dispose()
+        if self._api is not None:
+            self._api.close()
         await self.http.close()
         if self._session is not None:
             await self._session.close()
