@@ -56,3 +56,14 @@ def test_the_turkish_quick_start_rules_are_valid_and_turkish() -> None:
     assert len(blocks) == 2
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     assert "[Türkçe: sıfırdan ilk alarma → README.tr.md](README.tr.md)" in readme
+
+
+def test_the_virtual_time_examples_in_embedding_md_hold() -> None:
+    text = (DOCS / "embedding.md").read_text(encoding="utf-8")
+    section = text.split("## Testing your rules in virtual time", 1)[1].split("\n## ", 1)[0]
+    code = "\n".join(BLOCK_PY.findall(section))
+    assert "silences=book" in code and code.count("assert got ==") == 2
+    exec(compile(code, "embedding.md", "exec"), {})
+
+
+BLOCK_PY = re.compile(r"```python\n(.*?)```", re.DOTALL)

@@ -287,3 +287,70 @@ def test_the_source_client_decodes_with_orjson_without_changing_socketio() -> No
     client = source._new_link().client
     assert client.packet_class.json is PacketJson
     assert socketio.packet.Packet.json is not PacketJson  # other clients and servers keep theirs
+
+
+FREEZER = (
+    "rules:\n  - {name: freezer-warm, key: kitchen/freezer, when: {above: -10}, resolve: true}\n"
+)
+NIGHT = [("01:50", "-18"), ("02:10", "-5"), ("03:00", "-4"), ("04:20", "-17")]
+
+
+def _night(tmp_path: Path, silences: str) -> tuple[Path, Path, Path]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(FREEZER, encoding="utf-8")
+    events = tmp_path / "ev.jsonl"
+    events.write_text(
+        "".join(
+            json.dumps({"event": "setData", "data": {"key": "kitchen/freezer", "value": v},
+                        "at": f"2025-01-01T{t}:00Z"}) + "\n"
+            for t, v in NIGHT
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    path = tmp_path / "silences.yaml"
+    path.write_text(silences, encoding="utf-8")
+    return rules, events, path
+
+
+def test_replay_with_silences_shows_what_they_held_back(tmp_path: Path) -> None:
+    rules, events, silences = _night(
+        tmp_path,
+        "- {matchers: {rule: 'freezer*'}, starts_at: '2025-01-01T02:00:00Z', duration: 2h}\n",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = run_replay(rules, events, "text", False, out, err, silences_file=silences,
+                      show_suppressed=True)  # fmt: skip
+    assert code == 0, err.getvalue()
+    assert out.getvalue().splitlines() == [
+        "2025-01-01T02:10:00.000Z silenced firing freezer-warm kitchen/freezer=-5"
+        " (silence silence-0)",
+        "2025-01-01T04:00:00.000Z firing freezer-warm kitchen/freezer=-4",
+        "2025-01-01T04:20:00.000Z resolved freezer-warm kitchen/freezer=-17",
+    ]
+    assert "2 alerts, 1 held back by silences" in err.getvalue()
+
+    out = io.StringIO()
+    run_replay(rules, events, "json", False, out, io.StringIO(), silences_file=silences)
+    assert [json.loads(line)["at"] for line in out.getvalue().splitlines()] == [
+        "2025-01-01T04:00:00.000Z", "2025-01-01T04:20:00.000Z"
+    ]  # fmt: skip
+    out = io.StringIO()
+    run_replay(rules, events, "json", False, out, io.StringIO(), silences_file=silences,
+               show_suppressed=True)  # fmt: skip
+    first = json.loads(out.getvalue().splitlines()[0])
+    assert first == {"suppressed": {
+        "at": "2025-01-01T02:10:00.000Z", "reason": "silenced", "state": "firing",
+        "rule": "freezer-warm", "key": "kitchen/freezer", "value": "-5", "silence": "silence-0",
+    }}  # fmt: skip
+
+
+def test_a_bad_silences_file_is_exit_2_with_its_line(tmp_path: Path) -> None:
+    rules, events, silences = _night(
+        tmp_path, "- {matchers: {rule: a}, duration: 1h, starts_at: '2025-01-01T00:00:00Z'}\n"
+        "- {matchers: {colour: red}, duration: 1h, starts_at: '2025-01-01T00:00:00Z'}\n",
+    )  # fmt: skip
+    err = io.StringIO()
+    code = run_replay(rules, events, "text", False, io.StringIO(), err, silences_file=silences)
+    assert code == 2
+    assert err.getvalue().startswith(f"{silences}: 2:3: silence 1: ")
+    assert "project, rule, key, severity" in err.getvalue()

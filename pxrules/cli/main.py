@@ -12,6 +12,7 @@ from .check import check
 from .demo import demo
 from .keys import keys
 from .replay import replay
+from .ruletest import test
 from .run import run
 from .schema import schema
 from .silence import silence
@@ -22,6 +23,7 @@ EPILOG = """\b
 Start here:
   pxrules demo                      the simulator, demo rules and live alerts
   pxrules check rules.yaml          every problem at FILE:LINE:COL
+  pxrules test rules.test.yaml      rule unit tests: readings in, expected alerts out
   pxrules run rules.yaml            the alerting daemon
   pxrules alerts | keys | silence   look at and steer a running daemon (run --http)
 
@@ -38,7 +40,7 @@ def cli() -> None:
     """Rules and alerting for PxServ: thresholds, dead sensors, notifications."""
 
 
-for command in (check, run, replay, tail, alerts, keys, silence, schema, demo, simulate):
+for command in (check, run, replay, test, tail, alerts, keys, silence, schema, demo, simulate):
     cli.add_command(command)
 
 

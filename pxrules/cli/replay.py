@@ -8,14 +8,18 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from ..alerts import Alert
 from ..errors import ExitCode
+from ..events import format_time
 from ..rules import load_file
 from .options import format_option
+
+if TYPE_CHECKING:
+    from ..engine import Silence
 
 
 @click.command(
@@ -31,13 +35,31 @@ from .options import format_option
 @click.option("--send", is_flag=True, help="Deliver the alerts through the notifiers.")
 @click.option("--url", default=None, help="PxServ URL for pxserv notifiers (with --send).")
 @click.option("--api-key", default=None, help="Project key for pxserv notifiers (with --send).")
+@click.option(
+    "--silences",
+    "silences_file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="A YAML or JSON list of silences (matchers, starts_at, ends_at or duration) in force "
+    "during the replay.",
+)
+@click.option(
+    "--show-suppressed",
+    is_flag=True,
+    help="Also print the notifications a silence held back (text: AT silenced STATE RULE "
+    'KEY=VALUE (silence ID); json: {"suppressed": {…}}).',
+)
 def replay(
     rules_file: Path, events_file: Path, fmt: str, send: bool, url: str | None,
-    api_key: str | None,
+    api_key: str | None, silences_file: Path | None, show_suppressed: bool,
 ) -> None:  # fmt: skip
     """Back-test rules on recorded events in virtual time; print the alerts."""
     source = {name: value for name, value in (("url", url), ("api_key", api_key)) if value}
-    sys.exit(run_replay(rules_file, events_file, fmt, send, sys.stdout, sys.stderr, source=source))
+    code = run_replay(
+        rules_file, events_file, fmt, send, sys.stdout, sys.stderr, source=source,
+        silences_file=silences_file, show_suppressed=show_suppressed,
+    )  # fmt: skip
+    sys.exit(code)
 
 
 def run_replay(
@@ -49,10 +71,13 @@ def run_replay(
     err: IO[str],
     *,
     source: Mapping[str, str] | None = None,
+    silences_file: Path | None = None,
+    show_suppressed: bool = False,
 ) -> ExitCode:
     """Replay ``events_file`` through the rules; print alerts (and, on stderr, a summary and a
     progress bar when stderr is a terminal); return the exit code."""
-    from ..engine import RuleSet
+    from ..engine import RuleSet, SilenceBook
+    from ..engine.gate import Suppressed
     from ..engine.replay import RecordError, Replayer, read_records
 
     # Without --send nothing is delivered, so a secret left unset is only a warning.
@@ -71,8 +96,16 @@ def run_replay(
         err.write(f"{events_file}: cannot read the events file: {exc.strerror or exc}\n")
         return ExitCode.USAGE
 
+    silences: SilenceBook | None = None
+    if silences_file is not None:
+        loaded_silences = read_silences(silences_file)
+        if isinstance(loaded_silences, str):
+            err.write(f"{silences_file}: {loaded_silences}\n")
+            return ExitCode.USAGE
+        silences = SilenceBook(loaded_silences)
+
     sent: list[Alert] = []
-    alerts = 0
+    alerts = suppressed = 0
 
     def emit(alert: Alert) -> None:
         nonlocal alerts
@@ -84,8 +117,22 @@ def run_replay(
         else:
             out.write(alert.text_line() + "\n")
 
+    def held(notice: Suppressed) -> None:
+        nonlocal suppressed
+        suppressed += 1
+        if not show_suppressed:
+            return
+        if fmt == "json":
+            doc = {"at": format_time(notice.at), "reason": notice.reason, "state": notice.state,
+                   "rule": notice.rule, "key": notice.key, "value": notice.value,
+                   "silence": notice.by}  # fmt: skip
+            out.write(json.dumps({"suppressed": doc}, ensure_ascii=False) + "\n")
+        else:
+            out.write(notice.text_line() + "\n")
+
     bar = ProgressBar(err, size) if err.isatty() else None
-    replayer = Replayer(RuleSet(loaded.config), emit)
+    replayer = Replayer(RuleSet(loaded.config), emit, silences=silences, on_suppressed=held,
+                        project=rules_file.stem)  # fmt: skip
     events = errors = 0
     for _, item in read_records(events_file, bar.update if bar else None):
         if isinstance(item, RecordError):
@@ -102,7 +149,11 @@ def run_replay(
             f"{events_file}: warning: {replayer.out_of_order} records went back in time; "
             "they were replayed at the time of the record before them\n"
         )
-    err.write(f"{events_file}: {events} events replayed, {errors} lines skipped, {alerts} alerts\n")
+    held_note = f", {suppressed} held back by silences" if silences is not None else ""
+    err.write(
+        f"{events_file}: {events} events replayed, {errors} lines skipped, {alerts} alerts"
+        f"{held_note}\n"
+    )
     if send and sent:
         from ..daemon.send import deliver
 
@@ -111,6 +162,32 @@ def run_replay(
             err.write(f"pxrules replay: {undelivered} notification(s) could not be delivered\n")
             return ExitCode.INVALID
     return ExitCode.INVALID if errors else ExitCode.OK
+
+
+def read_silences(path: Path) -> list[Silence] | str:
+    """The silences of a file (a YAML or JSON list of silence documents), or what is wrong."""
+    from ..engine import Silence, SilenceError
+    from ..rules.yamldoc import YamlFatal, load_yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read the silences file: {getattr(exc, 'strerror', None) or exc}"
+    try:
+        doc = load_yaml(text)
+    except YamlFatal as exc:
+        return f"{exc.mark.line}:{exc.mark.column}: {exc.message}"
+    items = doc.data.get("silences") if isinstance(doc.data, dict) else doc.data
+    if not isinstance(items, list):
+        return "expected a list of silences (or {silences: [...]})"
+    found = []
+    for i, item in enumerate(items):
+        try:
+            found.append(Silence.from_document({"id": f"silence-{i}", **item}))
+        except (SilenceError, TypeError) as exc:
+            mark = doc.mark_of((i,))
+            return f"{mark.line}:{mark.column}: silence {i}: {exc}"
+    return found
 
 
 class ProgressBar:

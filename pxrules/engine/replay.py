@@ -185,6 +185,14 @@ class Replayer:
         span = self.ruleset.config.longest_duration if flush is None else flush
         self.scheduler.advance_to(self.scheduler.now + timedelta(seconds=span))
 
+    def run_until(self, moment: datetime) -> None:
+        """Let timers fire up to ``moment``."""
+        if self.scheduler is None:
+            self._ensure_engine(self._start or moment)
+        assert self.scheduler is not None
+        if moment > self.scheduler.now:
+            self.scheduler.advance_to(moment)
+
     def snapshot(self) -> dict[str, Any]:
         assert self.engine is not None
         return self.engine.snapshot()
