@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from pxrules.cli import cli
 
 COMMANDS = [
-    "check", "run", "replay", "tail", "alerts", "keys", "silence", "schema", "demo", "simulate"
+    "check", "run", "replay", "test", "tail", "alerts", "keys", "silence", "schema", "demo",
+    "simulate",
 ]  # fmt: skip
 
 
@@ -29,14 +30,16 @@ def test_the_top_level_help_says_how_to_start_and_how_to_complete() -> None:
     assert "pxrules demo" in text and "_PXRULES_COMPLETE=bash_source pxrules" in text
 
 
-@pytest.mark.parametrize("command", ["check", "run", "replay", "tail", "alerts", "keys", "silence"])
+@pytest.mark.parametrize(
+    "command", ["check", "run", "replay", "test", "tail", "alerts", "keys", "silence"]
+)
 def test_commands_that_can_fail_show_examples_and_exit_codes(command: str) -> None:
     text = help_of(command)
     assert "Exit codes: 0" in text
     assert f"pxrules {command} " in text.split("Example", 1)[1]
 
 
-@pytest.mark.parametrize("command", ["check", "replay", "alerts", "keys"])
+@pytest.mark.parametrize("command", ["check", "replay", "test", "alerts", "keys"])
 def test_format_is_explained(command: str) -> None:
     line = next(ln for ln in help_of(command).splitlines() if "--format" in ln)
     assert "[text|json]" in line and "text:" in line
