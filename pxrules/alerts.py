@@ -13,7 +13,9 @@ from typing import Any, Literal
 
 from .events import format_time
 
-AlertState = Literal["firing", "resolved"]
+#: ``flapping``: the alert changes state too often (a rule's ``flapping``); its notifications
+#: are held until it is stable.
+AlertState = Literal["firing", "resolved", "flapping"]
 DOCUMENT_VERSION = "1"
 
 

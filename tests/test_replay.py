@@ -327,7 +327,7 @@ def test_replay_with_silences_shows_what_they_held_back(tmp_path: Path) -> None:
         "2025-01-01T04:00:00.000Z firing freezer-warm kitchen/freezer=-4",
         "2025-01-01T04:20:00.000Z resolved freezer-warm kitchen/freezer=-17",
     ]
-    assert "2 alerts, 1 held back by silences" in err.getvalue()
+    assert "2 alerts, 1 held back" in err.getvalue()
 
     out = io.StringIO()
     run_replay(rules, events, "json", False, out, io.StringIO(), silences_file=silences)
@@ -340,7 +340,7 @@ def test_replay_with_silences_shows_what_they_held_back(tmp_path: Path) -> None:
     first = json.loads(out.getvalue().splitlines()[0])
     assert first == {"suppressed": {
         "at": "2025-01-01T02:10:00.000Z", "reason": "silenced", "state": "firing",
-        "rule": "freezer-warm", "key": "kitchen/freezer", "value": "-5", "silence": "silence-0",
+        "rule": "freezer-warm", "key": "kitchen/freezer", "value": "-5", "by": "silence-0",
     }}  # fmt: skip
 
 

@@ -46,8 +46,9 @@ if TYPE_CHECKING:
 @click.option(
     "--show-suppressed",
     is_flag=True,
-    help="Also print the notifications a silence held back (text: AT silenced STATE RULE "
-    'KEY=VALUE (silence ID); json: {"suppressed": {…}}).',
+    help="Also print the notifications held back by a silence, inhibition, a time window or "
+    "flapping (text: AT REASON STATE RULE KEY=VALUE (WHY); json: "
+    '{"suppressed": {"at", "reason", "state", "rule", "key", "value", "by"}}).',
 )
 def replay(
     rules_file: Path, events_file: Path, fmt: str, send: bool, url: str | None,
@@ -125,7 +126,7 @@ def run_replay(
         if fmt == "json":
             doc = {"at": format_time(notice.at), "reason": notice.reason, "state": notice.state,
                    "rule": notice.rule, "key": notice.key, "value": notice.value,
-                   "silence": notice.by}  # fmt: skip
+                   "by": notice.by}  # fmt: skip
             out.write(json.dumps({"suppressed": doc}, ensure_ascii=False) + "\n")
         else:
             out.write(notice.text_line() + "\n")
@@ -149,7 +150,7 @@ def run_replay(
             f"{events_file}: warning: {replayer.out_of_order} records went back in time; "
             "they were replayed at the time of the record before them\n"
         )
-    held_note = f", {suppressed} held back by silences" if silences is not None else ""
+    held_note = f", {suppressed} held back" if suppressed else ""
     err.write(
         f"{events_file}: {events} events replayed, {errors} lines skipped, {alerts} alerts"
         f"{held_note}\n"

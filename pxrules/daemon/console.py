@@ -75,6 +75,8 @@ class Console:
                     continue
                 entry = engine.values.get(key)
                 silence = gate.silence_of(rule, key, now) if gate is not None else None
+                inhibitor = gate.inhibitor(rule, key) if gate is not None else None
+                muted = gate.muted_by(rule, now) if gate is not None else None
                 found.append({
                     "project": project, "rule": rule.name, "key": key,
                     "state": "firing" if track.phase is FIRING else "pending",
@@ -83,7 +85,9 @@ class Console:
                     "since": _iso(track.since), "notified": track.notified,
                     "silenced": silence is not None,
                     "silenced_by": silence.id if silence is not None else None,
-                    "inhibited": False, "muted": False,
+                    "inhibited": inhibitor is not None, "inhibited_by": inhibitor,
+                    "muted": muted is not None, "muted_by": muted,
+                    "flapping": track.flapping,
                 })  # fmt: skip
         found.sort(key=lambda a: (a["state"] != "firing", a["since"] or "", a["rule"], a["key"]))
         return found

@@ -8,7 +8,7 @@ some 150 bytes of bookkeeping (``bench/bounds.py`` measures it; docs/console.md 
 >>> h = KeyHistory(points=3)
 >>> for t, n in [(1.0, 10.0), (2.0, 11.0), (3.0, None), (4.0, 13.0)]:
 ...     h.record("t", t, n)
->>> h.record("t", 4.0, 13.0)  # the same reading again (live, then in a snapshot): one point
+>>> h.record("t", 4.5, 13.0)  # the same reading again (live, then in a snapshot): one point
 >>> h.points("t")
 [(2.0, 11.0), (3.0, None), (4.0, 13.0)]
 """
@@ -22,6 +22,8 @@ from ..events import MAX_KEYS
 
 #: Readings kept per key.
 POINTS = 60
+#: An equal reading this close to the last one is the same reading seen twice.
+SAME_READING = 1.0
 
 
 class _Ring:
@@ -55,12 +57,13 @@ class KeyHistory:
             if len(self._rings) >= self.max_keys:
                 del self._rings[next(iter(self._rings))]  # the key recorded first
             ring = self._rings[key] = _Ring(self.capacity)
-        elif ring.size:  # the same reading seen twice (live, then in a snapshot) is one point
+        elif ring.size:
+            # The same reading seen twice — live and in the snapshot after a (re)connect, which
+            # can race — is one point: an equal number within SAME_READING seconds.
             last = 2 * ((ring.next - 1) % self.capacity)
-            same = ring.data[last + 1] == number or (
-                number is None and ring.data[last + 1] != ring.data[last + 1]
-            )
-            if ring.data[last] == at and same:
+            previous = ring.data[last + 1]
+            same = previous == number or (number is None and math.isnan(previous))
+            if same and abs(at - ring.data[last]) < SAME_READING:
                 return
         slot = 2 * ring.next
         ring.data[slot] = at

@@ -72,7 +72,10 @@ SCHEMAS: dict[str, Any] = {
         silenced={"type": "boolean"},
         silenced_by=_NSTR,
         inhibited={"type": "boolean"},
+        inhibited_by=_NSTR,
         muted={"type": "boolean"},
+        muted_by=_NSTR,
+        flapping={"type": "boolean"},
     ),
     "Alerts": _obj(
         ["alerts"], alerts={"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}

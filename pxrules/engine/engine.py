@@ -90,10 +90,14 @@ class Engine:
         )
         self._evaluate = self.machine.evaluate
         self.gate: Gate | None = None
-        if silences is not None:
+        config = ruleset.config
+        windows_used = any(r.definition.mute_during or r.definition.only_during
+                           for r in ruleset.rules)  # fmt: skip
+        if silences is not None or config.inhibit or windows_used:
             self.gate = self.machine.gate = Gate(
-                silences, project, self._lock, self._by_index, list(ruleset.rules),
-                self.values, self.timers, self.stats, on_suppressed,
+                silences if silences is not None else SilenceBook(), project, self._lock,
+                self._by_index, list(ruleset.rules), self.values, self.timers, self.stats,
+                on_suppressed, inhibit=config.inhibit, windows=config.time_windows,
             )  # fmt: skip
             self.gate.machine = self.machine
         with self._lock:

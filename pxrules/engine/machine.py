@@ -141,6 +141,8 @@ class AlertMachine:
             if track.phase is FIRING and track.clearing_since is not None:
                 self._resolve(rule, key, track, due)
         elif name == "repeat" and track.phase is FIRING and track.notified and d.repeat:
+            if track.flapping:
+                return  # quiet while flapping; settling announces it again
             track.last_notice = due
             self._timers.schedule(
                 rule.index, key, track, "repeat", due + timedelta(seconds=d.repeat)
@@ -149,6 +151,8 @@ class AlertMachine:
                 self._notify(rule, key, track, "firing", due)
         elif name == "release" and self.gate is not None:
             self.gate.on_release(rule, key, track, due)
+        elif name == "flap" and track.flapping and d.flapping is not None:
+            self._settle(rule, key, track, due, d.flapping.window)
 
     def resume(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
         """Re-arm the timers of a track restored from a saved state.
@@ -174,6 +178,11 @@ class AlertMachine:
             if track.notified and d.repeat and track.last_notice is not None:
                 repeat_due = track.last_notice + timedelta(seconds=d.repeat)
                 timers.schedule(index, key, track, "repeat", max(repeat_due, now))
+        if track.flapping and d.flapping is not None and track.changes:
+            due = track.changes[-1] + timedelta(seconds=d.flapping.window)
+            timers.schedule(index, key, track, "flap", max(due, now))
+        elif track.flapping:
+            track.flapping = False
         if track.held_due is not None and d.debounce:
             timers.schedule(index, key, track, "debounce", max(track.held_due, now))
         else:
@@ -194,6 +203,8 @@ class AlertMachine:
         track.clearing_since = None
         if track.timers:
             self._timers.cancel(track, "for")
+        if d.flapping is not None and self._flaps(rule, key, track, at):
+            return
         if d.cooldown and not _cooldown_allows(d, track, at):
             track.notified = track.owed = False
             self._stats.suppressed += 1
@@ -224,13 +235,66 @@ class AlertMachine:
         announce, since = rule.definition.resolve and track.notified, track.since
         track.phase = INACTIVE
         track.clearing_since = None
-        if announce and self.gate is not None and self.gate.check(rule, key, track, "resolved", at):
+        gate = self.gate
+        flapping = rule.definition.flapping
+        if flapping is not None and self._flaps(rule, key, track, at):
+            track.since = None
+        elif announce and gate is not None and gate.check(rule, key, track, "resolved", at):
             track.owed = True  # receivers still believe it fires; ``since`` is kept for them
+        else:
+            track.since = None
+            track.notified = track.owed = False  # a firing never sent has no resolve to send
+            if announce:
+                self._notify(rule, key, track, "resolved", at, since=since)
+        if gate is not None:
+            gate.source_resolved(rule, at)  # it may have inhibited others
+
+    def _flaps(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> bool:
+        """Count a state change of a rule with ``flapping``; whether the alert is flapping
+        (now or still): then this change notifies nobody. Past ``max_changes`` within the
+        window, one ``flapping`` notification goes out; a ``flap`` timer then waits for the
+        window to pass without a change."""
+        spec = rule.definition.flapping
+        assert spec is not None
+        horizon = at - timedelta(seconds=spec.window)
+        changes = [t for t in track.changes or () if t > horizon]
+        changes.append(at)
+        track.changes = changes[-(spec.max_changes + 1) :]
+        if track.flapping:
+            self._stats.held["flapping"] += 1
+        elif len(changes) > spec.max_changes:
+            track.flapping = True
+            if self.gate is None or not self.gate.check(rule, key, track, "flapping", at):
+                self._notify(rule, key, track, "flapping", at, since=changes[0])
+        else:
+            return False
+        self._timers.schedule(rule.index, key, track, "flap", at + timedelta(seconds=spec.window))
+        return True
+
+    def _settle(
+        self, rule: CompiledRule, key: str, track: AlertTrack, due: datetime, window: float
+    ) -> None:
+        """A flapping alert's ``flap`` timer: stable for the window since its last change, it
+        stops flapping, and one notification says the state it settled in."""
+        last = track.changes[-1] if track.changes else due
+        if (due - last).total_seconds() < window:
+            self._timers.schedule(rule.index, key, track, "flap", last + timedelta(seconds=window))
             return
-        track.since = None
-        track.notified = track.owed = False  # a firing never sent has no resolve to send
-        if announce:
-            self._notify(rule, key, track, "resolved", at, since=since)
+        track.flapping, track.changes = False, None
+        gate = self.gate
+        if track.phase is FIRING:
+            track.notified = False
+            if gate is not None and gate.check(rule, key, track, "firing", due):
+                track.owed = True
+            else:
+                self._announce_firing(rule, key, track, due)
+        else:
+            track.notified = True  # receivers were told "flapping": they need the outcome
+            if gate is not None and gate.check(rule, key, track, "resolved", due):
+                track.owed = True
+            else:
+                track.notified = False
+                self._notify(rule, key, track, "resolved", due, since=track.since or last)
 
     def release(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
         """What a silence held back may go now: the firing of an alert still firing that

@@ -74,9 +74,12 @@ class AlertRenderer:
             fp = track.fingerprint = fingerprint(d.name, key)
             id_base = track.id_base = alert_id_base(fp, self.id_salt)
         if d.title is None or d.message is None:
+            flapping = None
+            if state == "flapping" and d.flapping is not None:
+                flapping = (len(track.changes or ()), d.flapping.window)
             case = Case(
                 d.name, d.description or "", key, value, previous, state, since, at,
-                rule.event_rule, rule.stale_for,
+                rule.event_rule, rule.stale_for, flapping,
             )  # fmt: skip
             title = texts.title(case, d.language) if d.title is None else ""
             message = texts.message(case, d.language, rule.zone) if d.message is None else ""

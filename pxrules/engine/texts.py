@@ -39,11 +39,12 @@ class Case:
     key: str
     value: str | None
     previous: str | None
-    state: str  # firing | resolved
+    state: str  # firing | resolved | flapping
     since: datetime
     at: datetime
     event_rule: bool = False
     stale_for: float | None = None  # the rule watches for silence this long
+    flapping: tuple[int, float] | None = None  # (changes, window seconds) of a flapping alert
 
 
 _LOCAL: dict[tuple[int, tzinfo | None], str] = {}
@@ -70,8 +71,8 @@ def _lasted(c: Case) -> str:
 
 #: The state word of a level rule's title, per language.
 _STATE_WORDS = {
-    "en": {"firing": "firing", "resolved": "resolved"},
-    "tr": {"firing": "alarm", "resolved": "düzeldi"},
+    "en": {"firing": "firing", "resolved": "resolved", "flapping": "flapping"},
+    "tr": {"firing": "alarm", "resolved": "düzeldi", "flapping": "kararsız"},
 }
 
 #: One phrase per case and language; the fields are those of :func:`message`.
@@ -83,6 +84,10 @@ _PHRASES = {
         "resolved": "{key} is {value} now; it was firing from {since} for {lasted}",
         "silent": "no reading from {key} for {silent} (last: {value}); silent since {since}",
         "back": "{key} reports again: {value}; it was silent from {since} for {lasted}",
+        "flapping": (
+            "{key} is flapping: {changes} state changes within {window} (now {value}); "
+            "quiet until it is stable for {window}"
+        ),
     },
     "tr": {
         "removed": "{key} silindi",
@@ -93,6 +98,10 @@ _PHRASES = {
             "{key} için {silent} boyunca veri gelmedi (son değer: {value}); {since} itibarıyla"
         ),
         "back": "{key} yeniden veri gönderiyor: {value}; {since} itibarıyla {lasted} sessizdi",
+        "flapping": (
+            "{key} kararsız: {window} içinde {changes} kez durum değiştirdi (şimdi {value}); "
+            "{window} boyunca kararlı kalana dek bildirim yok"
+        ),
     },
 }
 
@@ -109,6 +118,11 @@ def message(case: Case, language: str, zone: tzinfo | None = None) -> str:
         body = _PHRASES[language]["removed"].format(key=c.key)
     elif c.event_rule:  # changed / changed_by hold only when there is a previous value
         body = _PHRASES[language]["changed"].format(key=c.key, previous=c.previous, value=c.value)
+    elif c.state == "flapping" and c.flapping is not None:
+        changes, window = c.flapping
+        body = _PHRASES[language]["flapping"].format(
+            key=c.key, value=c.value, changes=changes, window=format_duration(window)
+        )
     else:
         resolved = c.state == "resolved"
         kind = ("back" if resolved else "silent") if c.stale_for else c.state

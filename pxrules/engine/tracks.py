@@ -53,6 +53,8 @@ class AlertTrack:
     last_fire_notice: datetime | None = None  # cooldown counts from here
     notified: bool = False  # receivers were told it fires (and not yet told it resolved)
     owed: bool = False  # a silence held back a notification that goes out when it ends
+    changes: list[datetime] | None = None  # recent state changes (rules with ``flapping``)
+    flapping: bool = False  # told "flapping"; quiet until stable for the window
     last_notice: datetime | None = None  # repeat counts from here
     clearing_since: datetime | None = None  # keep_firing_for countdown
     seq: int = 0
@@ -90,11 +92,12 @@ class EngineStats:
         )
         suppressed = CounterMetricFamily(
             "pxrules_suppressed_notifications",
-            "Notifications held back, by reason (cooldown, silenced)",
+            "Notifications held back, by reason (cooldown, silenced, inhibited, muted, flapping)",
             labels=["reason"],
         )
         suppressed.add_metric(["cooldown"], self.suppressed)
-        suppressed.add_metric(["silenced"], self.held["silenced"])
+        for reason in ("silenced", "inhibited", "muted", "flapping"):
+            suppressed.add_metric([reason], self.held[reason])
         yield suppressed
         yield CounterMetricFamily("pxrules_rule_errors", "Rule or template failures", self.errors)
         yield CounterMetricFamily(

@@ -15,20 +15,25 @@ from typing import Any
 
 from ..events import normalize_key
 from .conditions import stale_durations
+from .matchers import LabelMatcher
 from .schema import (
     Condition,
     DefaultsSpec,
+    FlappingSpec,
+    InhibitSpec,
     Language,
     NotifierSpec,
     RuleSpec,
     Severity,
     SourceSpec,
+    TimeIntervalSpec,
     is_event_condition,
 )
 from .templates import Template
+from .windows import Interval, TimeWindow, parse_dates, parse_times, parse_weekdays
 
 #: Fields that do not apply to an event rule (every matching event notifies).
-LEVEL_ONLY = ("for_", "clear", "keep_firing_for", "resolve")
+LEVEL_ONLY = ("for_", "clear", "keep_firing_for", "resolve", "flapping")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class RuleDef:
     message: Template | None = None  # None: the built-in message
     language: Language = "en"  # of the built-in texts
     timezone: str | None = None  # of the times in the built-in texts (None: local)
+    mute_during: tuple[str, ...] = ()  # time window names
+    only_during: tuple[str, ...] = ()
+    flapping: FlappingSpec | None = None
 
     @property
     def is_event_rule(self) -> bool:
@@ -63,6 +71,8 @@ class RuleDef:
     def longest_duration(self) -> float:
         """The longest time span this rule waits for (replay flushes timers this far)."""
         spans = [self.debounce, self.for_, self.keep_firing_for, self.repeat, self.cooldown]
+        if self.flapping is not None:
+            spans.append(self.flapping.window)
         spans.extend(stale_durations(self.when))
         if self.clear is not None:
             spans.extend(stale_durations(self.clear))
@@ -77,6 +87,8 @@ class Config:
     source: SourceSpec
     notifiers: Mapping[str, NotifierSpec]
     rules: tuple[RuleDef, ...]
+    time_windows: Mapping[str, TimeWindow] = field(default_factory=dict)
+    inhibit: tuple[InhibitRule, ...] = ()
 
     @property
     def longest_duration(self) -> float:
@@ -115,4 +127,37 @@ def compile_rule(rule: RuleSpec, defaults: DefaultsSpec) -> RuleDef:
         message=Template(message) if (message := pick("message")) else None,
         language=pick("language") or "en",
         timezone=pick("timezone"),
+        mute_during=tuple(pick("mute_during") or ()),
+        only_during=tuple(pick("only_during") or ()),
+        flapping=pick("flapping"),
+    )
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """A compiled ``inhibit`` entry."""
+
+    source: LabelMatcher
+    target: LabelMatcher
+    equal: tuple[str, ...]
+
+
+def compile_inhibit(spec: InhibitSpec) -> InhibitRule:
+    return InhibitRule(
+        LabelMatcher.compile(spec.source), LabelMatcher.compile(spec.target), tuple(spec.equal)
+    )
+
+
+def compile_window(name: str, intervals: list[TimeIntervalSpec]) -> TimeWindow:
+    return TimeWindow(
+        name,
+        [
+            Interval(
+                weekdays=parse_weekdays(i.weekdays or []),
+                times=parse_times(i.times or []),
+                dates=parse_dates(i.dates or []),
+                timezone=i.timezone,
+            )
+            for i in intervals
+        ],
     )

@@ -24,7 +24,9 @@ from pydantic import (
 
 from ..events import DEFAULT_URL
 from .durations import EXAMPLES, parse_duration
+from .matchers import LabelMatcher
 from .regex import compile_pattern
+from .windows import parse_dates, parse_times, parse_weekdays
 
 #: Keys whose values may be YAML 1.1 booleans (``snapshot: yes``): they are real booleans.
 BOOL_FIELDS = frozenset({"snapshot", "resolve", "changed", "removed"})
@@ -236,6 +238,80 @@ class NotifierSpec(Strict):
         return [self.apprise] if isinstance(self.apprise, str) else list(self.apprise)
 
 
+class TimeIntervalSpec(Strict):
+    """One interval of a time window: every field given must match (an empty one matches all)."""
+
+    weekdays: list[str] | None = Field(
+        None, description="Days of the week: mon … sun, or ranges such as mon-fri."
+    )
+    times: list[str] | None = Field(
+        None,
+        description='Times of day "HH:MM-HH:MM" (end excluded); "22:00-06:00" crosses '
+        "midnight and belongs to the day it begins on.",
+    )
+    dates: list[str] | None = Field(
+        None, description="Dates YYYY-MM-DD, or ranges YYYY-MM-DD:YYYY-MM-DD (both included)."
+    )
+    timezone: TimeZone = Field("UTC", description="IANA time zone, e.g. Europe/Istanbul.")
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            parse_weekdays(value)
+        return value
+
+    @field_validator("times")
+    @classmethod
+    def _times(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            parse_times(value)
+        return value
+
+    @field_validator("dates")
+    @classmethod
+    def _dates(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            parse_dates(value)
+        return value
+
+
+Matchers = Annotated[
+    dict[str, NonEmptyStr],
+    Field(
+        min_length=1,
+        description="Label → glob (project, rule, key, severity); every one must match. "
+        "{name} in a glob captures that part (within one / segment) as a label for equal.",
+    ),
+]
+
+
+class InhibitSpec(Strict):
+    """While an alert matching ``source`` fires, alerts matching ``target`` (with the same
+    ``equal`` labels) notify nobody."""
+
+    source: Matchers
+    target: Matchers
+    equal: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="Labels (or {captures}) that must be the same on the source and the target.",
+    )
+
+    @field_validator("source", "target")
+    @classmethod
+    def _matchers(cls, value: dict[str, str]) -> dict[str, str]:
+        LabelMatcher.compile(value)  # ValueError says why
+        return value
+
+
+class FlappingSpec(Strict):
+    """More than ``max_changes`` state changes within ``window``: the alert is flapping."""
+
+    window: Duration = Field(description="How far back changes are counted, and how long the "
+                             "alert must then stay stable to stop flapping.")  # fmt: skip
+    max_changes: int = Field(ge=2, le=1000, description="Changes allowed within the window.")
+
+
 class SourceSpec(Strict):
     url: NonEmptyStr = Field(DEFAULT_URL, description="PxServ base URL.")
     api_key: str | None = Field(None, description="The project's API key, e.g. ${PXSERV_API_KEY}.")
@@ -287,6 +363,20 @@ class RuleOptions(Strict):
         description="Time zone of the times in the built-in texts, e.g. Europe/Istanbul "
         "(default: the machine's local time).",
     )
+    mute_during: list[Name] | None = Field(
+        None,
+        description="Time windows (of time_windows) during which this rule notifies nobody; "
+        "still true when the window ends, it is sent then.",
+    )
+    only_during: list[Name] | None = Field(
+        None,
+        description="Time windows outside of which this rule notifies nobody (as mute_during).",
+    )
+    flapping: FlappingSpec | None = Field(
+        None,
+        description="Past max_changes state changes within window: one `flapping` notification, "
+        "then quiet until stable for the window, then one of the state it settled in.",
+    )
 
 
 class DefaultsSpec(RuleOptions):
@@ -333,6 +423,13 @@ class RulesFile(Strict):
     )
     defaults: DefaultsSpec = Field(
         default_factory=lambda: DefaultsSpec(), description="Defaults for every rule."
+    )
+    time_windows: dict[Name, list[TimeIntervalSpec]] = Field(
+        default_factory=dict, description="Named time windows for mute_during / only_during."
+    )
+    inhibit: list[InhibitSpec] = Field(
+        default_factory=list,
+        description="Alerts that, while firing, keep others from notifying.",
     )
     rules: list[RuleSpec] = Field(description="The rules.")
 

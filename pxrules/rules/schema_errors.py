@@ -16,16 +16,19 @@ from pydantic import BaseModel
 from .schema import (
     Condition,
     DefaultsSpec,
+    FlappingSpec,
+    InhibitSpec,
     NotifierSpec,
     PxServWriteSpec,
     RuleSpec,
     SourceSpec,
+    TimeIntervalSpec,
     WebhookSpec,
 )
 from .yamldoc import Path
 
 #: The fields a rules file may have at its top.
-TOP_LEVEL = ("source", "notifiers", "defaults", "rules")
+TOP_LEVEL = ("source", "notifiers", "defaults", "time_windows", "inhibit", "rules")
 
 
 def _all_field_names() -> list[str]:
@@ -38,6 +41,9 @@ def _all_field_names() -> list[str]:
         DefaultsSpec,
         WebhookSpec,
         PxServWriteSpec,
+        TimeIntervalSpec,
+        InhibitSpec,
+        FlappingSpec,
     ]
     for model in models:
         for name, info in model.model_fields.items():

@@ -17,18 +17,29 @@ from pydantic import BaseModel, ValidationError
 from ..webhooks import SecretError, check_secret
 from .apprise_urls import apprise_for
 from .envvars import interpolate
-from .model import LEVEL_ONLY, Config, compile_rule
+from .matchers import LABELS
+from .model import (
+    LEVEL_ONLY,
+    Config,
+    InhibitRule,
+    compile_inhibit,
+    compile_rule,
+    compile_window,
+)
 from .problems import Level, Problem, format_location
 from .schema import (
     EVENT_CONDITIONS,
     DefaultsSpec,
+    InhibitSpec,
     NotifierSpec,
     RuleOptions,
     RuleSpec,
     SourceSpec,
+    TimeIntervalSpec,
 )
 from .schema_errors import TOP_LEVEL, describe, did_you_mean, join_alternatives
 from .templates import DOCUMENT_SAMPLE, SAMPLE, Template, TemplateError
+from .windows import TimeWindow
 from .yamldoc import Mark, Path, YamlDocument
 
 BUILTIN_NOTIFIERS = ("log",)
@@ -150,6 +161,7 @@ class Validator(Reporter):
     ):
         super().__init__(path, doc, env, strict_env)
         self.notifier_names: list[str] = []  # every name defined, valid or not
+        self.window_names: list[str] = []  # likewise for time_windows
         self.source_overrides = dict(source_overrides or {})
 
     def without_overridden(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -185,6 +197,8 @@ class Validator(Reporter):
         if source is not None and not self.covered_by_unset_var(("source", "url")):
             self.check_http_url(source.url, ("source", "url"))
         notifiers = self.check_notifiers(data.get("notifiers"))
+        windows = self.check_windows(data.get("time_windows"))
+        inhibit = self.check_inhibit(data.get("inhibit"))
         raw_defaults = data.get("defaults") or {}
         if isinstance(raw_defaults, dict):
             self.check_raw_options(raw_defaults, ("defaults",))
@@ -211,7 +225,56 @@ class Validator(Reporter):
             return None, rule_count, notifier_count
         # Only now: compiling needs every template and default to be valid.
         compiled = tuple(compile_rule(rule, defaults) for rule in rules)
-        return Config(self.path, source, notifiers, compiled), rule_count, notifier_count
+        config = Config(self.path, source, notifiers, compiled, windows, inhibit)
+        return config, rule_count, notifier_count
+
+    def check_windows(self, raw: Any) -> dict[str, TimeWindow]:
+        """``time_windows``: each a list of intervals."""
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            self.report(("time_windows",), "time_windows: a mapping of NAME: [intervals]")
+            return {}
+        self.window_names = [name for name in raw if isinstance(name, str)]
+        windows: dict[str, TimeWindow] = {}
+        for name, intervals in raw.items():
+            where: Path = ("time_windows", name)
+            if not isinstance(intervals, list) or not intervals:
+                self.report(where, "a time window is a list of intervals, e.g. "
+                            "[{weekdays: [mon-fri], times: ['22:00-06:00']}]")  # fmt: skip
+                continue
+            specs = [
+                self.validate(TimeIntervalSpec, item, (*where, i))
+                for i, item in enumerate(intervals)
+            ]
+            if all(spec is not None for spec in specs):
+                windows[name] = compile_window(name, [s for s in specs if s is not None])
+        return windows
+
+    def check_inhibit(self, raw: Any) -> tuple[InhibitRule, ...]:
+        """``inhibit``: each entry valid, and its ``equal`` labels known on both sides."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.report(("inhibit",), "inhibit: a list of {source, target, equal}")
+            return ()
+        rules = []
+        for i, item in enumerate(raw):
+            spec = self.validate(InhibitSpec, item, ("inhibit", i))
+            if spec is None:
+                continue
+            rule = compile_inhibit(spec)
+            both = set(LABELS) | (rule.source.captures & rule.target.captures)
+            for j, label in enumerate(spec.equal):
+                if label not in both:
+                    known = sorted(both)
+                    self.report(
+                        ("inhibit", i, "equal", j),
+                        f"{label!r} is neither a label nor a {{capture}} of both source and "
+                        f"target{did_you_mean(label, known)}; known: {', '.join(known)}",
+                    )
+            rules.append(rule)
+        return tuple(rules)
 
     def check_http_url(self, url: str, where: Path) -> None:
         parts = urlsplit(url)
@@ -288,6 +351,16 @@ class Validator(Reporter):
         for name in ("title", "message"):
             if isinstance(raw.get(name), str):
                 self.check_template(raw[name], (*where, name))
+        for field_name in ("mute_during", "only_during"):
+            names = raw.get(field_name)
+            for i, name in enumerate(names if isinstance(names, list) else []):
+                if isinstance(name, str) and name not in self.window_names:
+                    defined = ", ".join(self.window_names) or "none"
+                    self.report(
+                        (*where, field_name, i),
+                        f"unknown time window {name!r}"
+                        f"{did_you_mean(name, self.window_names)}; defined: {defined}",
+                    )
         notify = raw.get("notify")
         if isinstance(notify, list):
             known = [*BUILTIN_NOTIFIERS, *self.notifier_names]

@@ -82,8 +82,10 @@ function alertsView(alerts) {
   const headers = [{ text: "State" }, { text: "Severity" }, { text: "Rule" }, { text: "Key" },
     { text: "Value", cls: "num" }, { text: "Since" }, { text: "" }, { text: "" }];
   return table(headers, alerts.map((a) => {
-    const note = a.silenced ? el("span", { class: "tag", text: "silenced" })
-      : a.state === "firing" && !a.notified ? el("span", { class: "tag", text: "not notified" }) : "";
+    const why = a.silenced ? "silenced" : a.inhibited ? `inhibited by ${a.inhibited_by}`
+      : a.muted ? `muted (${a.muted_by})` : a.flapping ? "flapping"
+      : a.state === "firing" && !a.notified ? "not notified" : "";
+    const note = why ? el("span", { class: "tag", text: why }) : "";
     const action = a.silenced ? "" : el("button", {
       type: "button", class: "silence", "data-focus": `silence:${a.rule}:${a.key}`,
       "aria-label": `Silence ${a.rule} on ${a.key}`, text: "Silence…",
