@@ -126,3 +126,56 @@ def new_alert(
     _S_MESSAGE(alert, message)
     _S_VERSION(alert, DOCUMENT_VERSION)
     return alert
+
+
+# -- group notifications (a notifier's ``group:``) --------------------------------------------
+
+
+def is_group(document: dict[str, Any]) -> bool:
+    """Whether a notification document is a group notification (it lists ``alerts``)."""
+    return "alerts" in document and "group_key" in document
+
+
+def group_document(id: str, group_key: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The body of a grouped notifier's notification: ``{version, id, group_key, status,
+    alerts}``; ``status`` is ``firing`` while any alert in it is not resolved.
+
+    >>> doc = group_document("g1", 'hook{rule="hot"}', [{"state": "resolved"}])
+    >>> doc["status"], len(doc["alerts"])
+    ('resolved', 1)
+    """
+    firing = any(a.get("state") != "resolved" for a in alerts)
+    return {
+        "version": DOCUMENT_VERSION,
+        "id": id,
+        "group_key": group_key,
+        "status": "firing" if firing else "resolved",
+        "alerts": alerts,
+    }
+
+
+def group_text(document: dict[str, Any], limit: int = 20) -> tuple[str, str]:
+    """Title and body of a group notification for a chat or e-mail notifier: one line per
+    alert (at most ``limit``, then how many more).
+
+    >>> doc = group_document("g", 'phone{gw="g7"}', [
+    ...     {"state": "firing", "title": "t1 stale", "message": "no reading"},
+    ...     {"state": "resolved", "title": "t2 resolved", "message": ""}])
+    >>> print(*group_text(doc), sep="\\n")
+    FIRING (1 firing, 1 resolved): phone{gw="g7"}
+    • t1 stale: no reading
+    • t2 resolved
+    """
+    alerts = document["alerts"]
+    resolved = sum(1 for a in alerts if a.get("state") == "resolved")
+    title = (
+        f"{document['status'].upper()} ({len(alerts) - resolved} firing, {resolved} resolved): "
+        f"{document['group_key']}"
+    )
+    lines = [
+        f"• {a.get('title')}: {a.get('message')}" if a.get("message") else f"• {a.get('title')}"
+        for a in alerts[:limit]
+    ]
+    if len(alerts) > limit:
+        lines.append(f"… and {len(alerts) - limit} more")
+    return title, "\n".join(lines)

@@ -7,12 +7,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from ..alerts import Alert
+from ..alerts import Alert, is_group
 from ..errors import ExitCode
 from ..events import format_time
 from ..rules import load_file
@@ -78,6 +79,7 @@ def run_replay(
     """Replay ``events_file`` through the rules; print alerts (and, on stderr, a summary and a
     progress bar when stderr is a terminal); return the exit code."""
     from ..engine import RuleSet, SilenceBook
+    from ..engine.buffers import Buffers
     from ..engine.gate import Suppressed
     from ..engine.replay import RecordError, Replayer, read_records
 
@@ -107,6 +109,9 @@ def run_replay(
 
     sent: list[Alert] = []
     alerts = suppressed = 0
+    config = loaded.config
+    notify = {rule.name: rule.notify for rule in config.rules}
+    buffers: Buffers | None = None
 
     def emit(alert: Alert) -> None:
         nonlocal alerts
@@ -117,6 +122,28 @@ def run_replay(
             out.write(json.dumps(alert.to_document(), ensure_ascii=False) + "\n")
         else:
             out.write(alert.text_line() + "\n")
+        if buffers is not None:
+            for notifier in notify[alert.rule]:
+                if buffers.wants(notifier):
+                    buffers.add(notifier, alert.to_document())
+
+    def buffered(notifier: str, document: dict[str, Any]) -> None:
+        """What a grouped notifier, or one with time windows, is sent (and when)."""
+        if not show_suppressed:
+            return
+        assert buffers is not None
+        at = format_time(buffers.scheduler.now)
+        if fmt == "json":
+            line = {"at": at, "notifier": notifier, "document": document}
+            out.write(json.dumps({"buffered": line}, ensure_ascii=False) + "\n")
+        elif is_group(document):
+            listed = ", ".join(f"{a['state']} {a['rule']} {a['key']}={a['value']}"
+                               for a in document["alerts"])  # fmt: skip
+            out.write(f"{at} grouped {notifier} {document['group_key']} "
+                      f"{document['status']}: {listed}\n")  # fmt: skip
+        else:
+            out.write(f"{at} sent to {notifier} {document['state']} {document['rule']} "
+                      f"{document['key']}={document['value']}\n")  # fmt: skip
 
     def held(notice: Suppressed) -> None:
         nonlocal suppressed
@@ -141,8 +168,17 @@ def run_replay(
             err.write(f"{events_file}:{item.line}: error: {item.message}\n")
             continue
         events += 1
+        if buffers is None and config.buffered:
+            buffers = Buffers(
+                config.buffered, config.time_windows, replayer.begin(item.at), buffered,
+                project=rules_file.stem, event_rules=event_rule_names(config),
+            )  # fmt: skip
         replayer.feed(item)
     replayer.finish()
+    if buffers is not None:  # what the buffers still hold goes out when it is due
+        horizon = buffers.scheduler.now + timedelta(days=8)
+        while (due := buffers.next_due()) is not None and buffers.scheduler.now < due <= horizon:
+            replayer.run_until(due)
     if bar is not None:
         bar.done()
     if replayer.out_of_order:
@@ -163,6 +199,10 @@ def run_replay(
             err.write(f"pxrules replay: {undelivered} notification(s) could not be delivered\n")
             return ExitCode.INVALID
     return ExitCode.INVALID if errors else ExitCode.OK
+
+
+def event_rule_names(config: Any) -> set[str]:
+    return {rule.name for rule in config.rules if rule.is_event_rule}
 
 
 def read_silences(path: Path) -> list[Silence] | str:

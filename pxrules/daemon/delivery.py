@@ -19,8 +19,9 @@ import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ..alerts import is_group
 from ..backoff import Backoff
 from ..ratelimit import RateLimitedLog
 from .notifiers.base import Outcome, Result, Target
@@ -227,10 +228,8 @@ class TargetWorker:
                 level = logging.DEBUG if self.notifier == "log" else logging.INFO
                 log.log(
                     level,
-                    "delivered %s of rule %s, key %s to %s (attempt %d, id %s)",
-                    item.document.get("state"),
-                    item.document.get("rule"),
-                    item.document.get("key"),
+                    "delivered %s to %s (attempt %d, id %s)",
+                    describe(item.document),
                     self.target.name,
                     attempts,
                     item.id,
@@ -238,11 +237,9 @@ class TargetWorker:
                 return
             if step.status == "failed":
                 log.error(
-                    "giving up on notification %s (rule %s, key %s) to %s after %d attempt(s): "
-                    "%s — %s",
+                    "giving up on notification %s (%s) to %s after %d attempt(s): %s — %s",
                     item.id,
-                    item.document.get("rule"),
-                    item.document.get("key"),
+                    describe(item.document),
                     self.target.name,
                     attempts,
                     result.detail,
@@ -489,3 +486,20 @@ class Dispatcher:
             worker.close_replaced()
             await worker.target.close()
         await asyncio.gather(*self._background, return_exceptions=True)  # records, closes
+
+
+def describe(document: dict[str, Any]) -> str:
+    """What a notification is about, for the log (never a URL or a secret).
+
+    >>> describe({"state": "firing", "rule": "hot", "key": "t"})
+    'firing of rule hot, key t'
+    >>> describe({"group_key": 'phone{rule="hot"}', "status": "firing", "alerts": [{}, {}]})
+    'firing group phone{rule="hot"} (2 alerts)'
+    """
+    if is_group(document):
+        alerts = document["alerts"]
+        return (
+            f"{document['status']} group {document['group_key']} "
+            f"({len(alerts)} alert{'' if len(alerts) == 1 else 's'})"
+        )
+    return f"{document.get('state')} of rule {document.get('rule')}, key {document.get('key')}"

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..alerts import Alert
 from ..engine import Engine
+from ..engine.buffers import Buffers
 from ..ratelimit import RateLimitedLog
 from .delivery import Dispatcher
 from .notifiers.log import LogTarget
@@ -46,6 +47,10 @@ class AlertOutbox:
         self._unwritten: list[tuple[list[OutboxItem], dict[tuple[str, str], Any], float]] = []
         self._writer: asyncio.Task[None] | None = None
         self._store_errors = RateLimitedLog(log, logging.ERROR)  # a full disk fails every flush
+        #: Grouped notifiers and notifiers with time windows (the daemon sets it).
+        self.buffers: Buffers | None = None
+        self._emitted: list[OutboxItem] = []  # notifications the buffers let out
+        self._groups: dict[tuple[str, str], dict[str, Any] | None] = {}  # changed groups
 
     def on_alert(self, alert: Alert) -> None:
         # Called inside the engine: only queue here; persist and hand over once it returns.
@@ -54,11 +59,32 @@ class AlertOutbox:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    def on_buffered(self, notifier: str, document: dict[str, Any]) -> None:
+        """A buffer lets a notification out (a group's, or one a time window held)."""
+        if self.dispatcher is None:
+            return
+        now = time.time()
+        self._emitted += [
+            OutboxItem(str(document["id"]), target, notifier, document, now, 0, now)
+            for target in self.dispatcher.targets_of(notifier) or ()
+        ]
+        self._soon()
+
+    def on_group_change(self, notifier: str, key: str, data: dict[str, Any] | None) -> None:
+        """A group changed: it is written with the next batch (None: it is gone)."""
+        self._groups[(notifier, key)] = data
+        self._soon()
+
+    def _soon(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
     def flush(self) -> None:
         """Route what is queued; write it and deliver it in a task of its own."""
         self._flush_scheduled = False
         alerts, self._pending = self._pending, []
-        if not alerts or self.dispatcher is None:
+        if self.dispatcher is None:
             return
         if self.dry_run:  # log, deliver nothing
             for alert in alerts:
@@ -67,12 +93,21 @@ class AlertOutbox:
         now = time.time()
         items: list[OutboxItem] = []
         tracks: dict[tuple[str, str], dict[str, Any]] = {}
+        buffers = self.buffers
         for alert in alerts:
-            items += route(alert, self.notify, self.dispatcher.targets_of, now)
+            wants = buffers.wants if buffers is not None else None
+            items += route(alert, self.notify, self.dispatcher.targets_of, now, buffered=wants)
+            if buffers is not None:
+                for notifier in self.notify.get(alert.rule, ("log",)):
+                    if buffers.wants(notifier):
+                        buffers.add(notifier, alert.to_document())
             state = self.engine.track_state(alert.rule, alert.key) if self.engine else None
             if state is not None:
                 tracks[(alert.rule, alert.key)] = state
-        if items:
+        if self._emitted:
+            items += self._emitted
+            self._emitted = []
+        if items or tracks or self._groups:
             self._unwritten.append((items, tracks, now))
             if self._writer is None or self._writer.done():
                 self._writer = asyncio.ensure_future(self._write_then_deliver())
@@ -96,6 +131,7 @@ class AlertOutbox:
         last one), then the first attempts; until nothing waits."""
         while self._unwritten:
             batches, self._unwritten = self._unwritten, []
+            groups, self._groups = self._groups, {}
             try:
                 await self.store.run(
                     self.store.record_batches,
@@ -107,6 +143,7 @@ class AlertOutbox:
                         )
                         for items, tracks, now in batches
                     ],
+                    [(notifier, key, data) for (notifier, key), data in groups.items()],
                 )
             except StoreError as exc:
                 self._store_errors.log(

@@ -37,11 +37,15 @@ def route(
     notify: NotifyMap,
     targets_of: Callable[[str], Sequence[str] | None],
     now: float,
+    *,
+    buffered: Callable[[str], bool] | None = None,
 ) -> list[OutboxItem]:
-    """The outbox items of one alert: one per target of each notifier of its rule."""
+    """The outbox items of one alert: one per target of each notifier of its rule (but the
+    ``buffered`` notifiers, whose notifications wait in groups or for time windows)."""
     document = alert.to_document()
     return [
         OutboxItem(alert.id, target, notifier, document, now, 0, now)
         for notifier in notify.get(alert.rule, ("log",))
+        if buffered is None or not buffered(notifier)
         for target in targets_of(notifier) or ()
     ]

@@ -25,6 +25,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from .. import __version__
 from ..engine import Engine, Silence, SilenceBook, SilenceError
+from ..engine.buffers import Buffers
 from ..errors import ExitCode, KeyRefusedError
 from ..events import Event
 from ..rules import Config
@@ -126,8 +127,16 @@ class Daemon:
         self._install(config)
         self.dispatcher = self._start_dispatcher(config)
         await self._resume_outbox()
+        scheduler = AsyncIOScheduler(asyncio.get_running_loop())
+        self.outbox.buffers = Buffers(
+            config.buffered, config.time_windows, scheduler, self.outbox.on_buffered,
+            project=self.project, salt=store.id_salt, event_rules=event_rules(config),
+            on_change=self.outbox.on_group_change,
+        )  # fmt: skip
+        if not self.options.dry_run:
+            self.outbox.buffers.restore(iter(store.load_groups()))
         self.outbox.engine = start_engine(
-            config, AsyncIOScheduler(asyncio.get_running_loop()), self.outbox.on_alert,
+            config, scheduler, self.outbox.on_alert,
             state=store.load_engine_state(), id_salt=store.id_salt,
             max_keys=self.options.max_keys, on_late=self._on_clock_jump,
             silences=self.silences, project=self.project,
@@ -378,6 +387,8 @@ class Daemon:
             state=snapshot, id_salt=old_engine.id_salt, max_keys=self.options.max_keys,
             on_late=self._on_clock_jump, silences=self.silences, project=self.project,
         )  # fmt: skip
+        if self.outbox.buffers is not None:  # groups of notifiers that stop grouping go now
+            self.outbox.buffers.configure(config.buffered, config.time_windows, event_rules(config))
         if config.notifiers != old_config.notifiers and self.dispatcher is not None:
             # Targets kept by name keep their queues and their attempt in flight: nothing is
             # cancelled half-sent, nothing is read back from the outbox and sent again.

@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, id TEXT NOT NULL, target TEXT NOT NULL,
     outcome TEXT NOT NULL, detail TEXT);
+CREATE TABLE IF NOT EXISTS groups (
+    notifier TEXT NOT NULL, group_key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (notifier, group_key));
 CREATE TABLE IF NOT EXISTS silences (
     id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data TEXT NOT NULL);
 """
@@ -404,9 +407,12 @@ class Store:
                 float,
             ]
         ],
+        groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
     ) -> None:
-        """Several :meth:`record_alerts` in one transaction, in order."""
+        """Several :meth:`record_alerts` in one transaction, in order, with the groups that
+        changed with them."""
         with self._transaction() as db:
+            self._save_groups(db, groups)
             for rows, tracks, now in batches:
                 db.executemany(
                     "INSERT OR IGNORE INTO outbox (id, target, notifier, document, created, "
@@ -417,6 +423,29 @@ class Store:
                     "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
                     ((rule, key, dump_row(data)) for rule, key, data in tracks),
                 )
+
+    def save_groups(self, rows: Iterable[tuple[str, str, dict[str, Any] | None]]) -> None:
+        """Store buffered notifiers' groups (``None``: the group is gone)."""
+        with self._transaction() as db:
+            self._save_groups(db, rows)
+
+    @staticmethod
+    def _save_groups(
+        db: sqlite3.Connection, rows: Iterable[tuple[str, str, dict[str, Any] | None]]
+    ) -> None:
+        for notifier, key, data in rows:
+            if data is None:
+                db.execute("DELETE FROM groups WHERE notifier=? AND group_key=?", (notifier, key))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO groups VALUES (?, ?, ?)",
+                    (notifier, key, json.dumps(data, ensure_ascii=False)),
+                )
+
+    def load_groups(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every stored group: ``(notifier, group key, state)``."""
+        rows = self._db.execute("SELECT notifier, group_key, data FROM groups ORDER BY rowid")
+        return [(n, k, json.loads(d)) for n, k, d in rows]
 
     def pending(self, target: str | None = None, limit: int = -1) -> list[OutboxItem]:
         """Undelivered items in the order they were made (of one target; at most ``limit``)."""

@@ -185,6 +185,12 @@ class Replayer:
         span = self.ruleset.config.longest_duration if flush is None else flush
         self.scheduler.advance_to(self.scheduler.now + timedelta(seconds=span))
 
+    def begin(self, at: datetime) -> ReplayClock:
+        """Start the engine and its clock at ``at`` (the first record's time) if not yet."""
+        self._ensure_engine(at)
+        assert self.scheduler is not None
+        return self.scheduler
+
     def run_until(self, moment: datetime) -> None:
         """Let timers fire up to ``moment``."""
         if self.scheduler is None:

@@ -20,6 +20,7 @@ from .schema import (
     Condition,
     DefaultsSpec,
     FlappingSpec,
+    GroupSpec,
     InhibitSpec,
     Language,
     NotifierSpec,
@@ -89,6 +90,8 @@ class Config:
     rules: tuple[RuleDef, ...]
     time_windows: Mapping[str, TimeWindow] = field(default_factory=dict)
     inhibit: tuple[InhibitRule, ...] = ()
+    #: Notifiers whose notifications wait in a buffer: grouped, or with time windows.
+    buffered: Mapping[str, Buffering] = field(default_factory=dict)
 
     @property
     def longest_duration(self) -> float:
@@ -131,6 +134,29 @@ def compile_rule(rule: RuleSpec, defaults: DefaultsSpec) -> RuleDef:
         only_during=tuple(pick("only_during") or ()),
         flapping=pick("flapping"),
     )
+
+
+@dataclass(frozen=True)
+class Buffering:
+    """How one notifier's notifications wait: in groups, and/or for its time windows."""
+
+    group: GroupSpec | None
+    mute_during: tuple[str, ...] = ()
+    only_during: tuple[str, ...] = ()
+
+
+def buffering(
+    notifiers: Mapping[str, NotifierSpec], defaults: DefaultsSpec
+) -> dict[str, Buffering]:
+    """The notifiers that group (their own ``group``, else ``defaults.group``; never a
+    ``pxserv`` one) or have time windows."""
+    found = {}
+    for name, spec in notifiers.items():
+        group = spec.group or (defaults.group if spec.pxserv is None else None)
+        if group is not None or spec.mute_during or spec.only_during:
+            found[name] = Buffering(group, tuple(spec.mute_during or ()),
+                                    tuple(spec.only_during or ()))  # fmt: skip
+    return found
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,35 @@ class PxServWriteSpec(Strict):
         return self
 
 
+class GroupSpec(Strict):
+    """Alerts with the same ``by`` labels go out as one notification."""
+
+    by: list[NonEmptyStr] = Field(
+        min_length=1,
+        description="Labels that make a group: project, rule, key, severity, or a key glob "
+        "with {captures} (gateway/{gw}/*): its captures are labels.",
+    )
+    wait: Duration = Field(30.0, description="How long a new group waits for more alerts.")
+    interval: Duration = Field(
+        300.0, description="A group's later changes go out at most this often."
+    )
+
+    @field_validator("by")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        for label in value:
+            if "{" in label:
+                LabelMatcher.compile({"key": label})  # ValueError says why
+                if not LabelMatcher.compile({"key": label}).captures:
+                    raise ValueError(f"{label!r}: a key glob in by needs a {{capture}}")
+            elif label not in ("project", "rule", "key", "severity"):
+                raise ValueError(
+                    f"{label!r}: group by project, rule, key, severity, or a key glob with "
+                    "{captures} such as gateway/{gw}/*"
+                )
+        return value
+
+
 class NotifierSpec(Strict):
     """Exactly one of ``apprise``, ``webhook``, ``pxserv``."""
 
@@ -215,6 +244,17 @@ class NotifierSpec(Strict):
     )
     retry_for: Duration = Field(
         3600.0, description="Give up retrying a failed delivery after this long."
+    )
+    group: GroupSpec | None = Field(
+        None, description="Send alerts with the same labels as one notification."
+    )
+    mute_during: list[Name] | None = Field(
+        None,
+        description="Time windows during which this notifier is sent nothing; what is still "
+        "true when the window ends is sent then.",
+    )
+    only_during: list[Name] | None = Field(
+        None, description="Time windows outside of which this notifier is sent nothing."
     )
 
     @model_validator(mode="after")
@@ -381,6 +421,10 @@ class RuleOptions(Strict):
 
 class DefaultsSpec(RuleOptions):
     """Values for every rule that does not set the field itself."""
+
+    group: GroupSpec | None = Field(
+        None, description="Grouping for every notifier that does not set its own."
+    )
 
 
 class RuleSpec(RuleOptions):

@@ -17,6 +17,7 @@ from .schema import (
     Condition,
     DefaultsSpec,
     FlappingSpec,
+    GroupSpec,
     InhibitSpec,
     NotifierSpec,
     PxServWriteSpec,
@@ -44,6 +45,7 @@ def _all_field_names() -> list[str]:
         TimeIntervalSpec,
         InhibitSpec,
         FlappingSpec,
+        GroupSpec,
     ]
     for model in models:
         for name, info in model.model_fields.items():

@@ -22,6 +22,7 @@ from .model import (
     LEVEL_ONLY,
     Config,
     InhibitRule,
+    buffering,
     compile_inhibit,
     compile_rule,
     compile_window,
@@ -196,8 +197,11 @@ class Validator(Reporter):
         source = self.validate(SourceSpec, data.get("source") or {}, ("source",))
         if source is not None and not self.covered_by_unset_var(("source", "url")):
             self.check_http_url(source.url, ("source", "url"))
+        raw_windows = data.get("time_windows")
+        if isinstance(raw_windows, dict):  # known before notifiers and rules name them
+            self.window_names = [name for name in raw_windows if isinstance(name, str)]
         notifiers = self.check_notifiers(data.get("notifiers"))
-        windows = self.check_windows(data.get("time_windows"))
+        windows = self.check_windows(raw_windows)
         inhibit = self.check_inhibit(data.get("inhibit"))
         raw_defaults = data.get("defaults") or {}
         if isinstance(raw_defaults, dict):
@@ -225,7 +229,10 @@ class Validator(Reporter):
             return None, rule_count, notifier_count
         # Only now: compiling needs every template and default to be valid.
         compiled = tuple(compile_rule(rule, defaults) for rule in rules)
-        config = Config(self.path, source, notifiers, compiled, windows, inhibit)
+        config = Config(
+            self.path, source, notifiers, compiled, windows, inhibit,
+            buffering(notifiers, defaults),
+        )  # fmt: skip
         return config, rule_count, notifier_count
 
     def check_windows(self, raw: Any) -> dict[str, TimeWindow]:
@@ -315,7 +322,29 @@ class Validator(Reporter):
                 for key, template in spec.pxserv.set.items():
                     at: Path = (*where, "pxserv", "set", key)
                     self.check_template(template, at, DOCUMENT_SAMPLE)
+                if spec.group is not None:
+                    self.report(
+                        (*where, "group"),
+                        "a pxserv notifier cannot group: it writes each alert's own values",
+                        key=True,
+                    )
+                    ok = False
+            if isinstance(spec_data, dict):
+                self.check_window_names(spec_data, where)
         return result if ok else None
+
+    def check_window_names(self, raw: dict[str, Any], where: Path) -> None:
+        """``mute_during`` / ``only_during`` name windows that ``time_windows`` defines."""
+        for field_name in ("mute_during", "only_during"):
+            names = raw.get(field_name)
+            for i, name in enumerate(names if isinstance(names, list) else []):
+                if isinstance(name, str) and name not in self.window_names:
+                    defined = ", ".join(self.window_names) or "none"
+                    self.report(
+                        (*where, field_name, i),
+                        f"unknown time window {name!r}"
+                        f"{did_you_mean(name, self.window_names)}; defined: {defined}",
+                    )
 
     def check_apprise(self, spec: NotifierSpec, where: Path) -> bool:
         urls = spec.apprise_urls
@@ -351,16 +380,7 @@ class Validator(Reporter):
         for name in ("title", "message"):
             if isinstance(raw.get(name), str):
                 self.check_template(raw[name], (*where, name))
-        for field_name in ("mute_during", "only_during"):
-            names = raw.get(field_name)
-            for i, name in enumerate(names if isinstance(names, list) else []):
-                if isinstance(name, str) and name not in self.window_names:
-                    defined = ", ".join(self.window_names) or "none"
-                    self.report(
-                        (*where, field_name, i),
-                        f"unknown time window {name!r}"
-                        f"{did_you_mean(name, self.window_names)}; defined: {defined}",
-                    )
+        self.check_window_names(raw, where)
         notify = raw.get("notify")
         if isinstance(notify, list):
             known = [*BUILTIN_NOTIFIERS, *self.notifier_names]

@@ -8,6 +8,7 @@ from typing import Any
 
 import apprise
 
+from ...alerts import group_text, is_group
 from ...rules.apprise_urls import apprise_for, scheme_of
 from .base import Outcome, Result, Target
 
@@ -20,6 +21,7 @@ _NOTIFY_TYPE = {
     "warning": apprise.NotifyType.WARNING,
     "critical": apprise.NotifyType.FAILURE,
 }
+_RANK = {"info": 0, "warning": 1, "critical": 2}
 
 
 class AppriseTarget(Target):
@@ -31,17 +33,25 @@ class AppriseTarget(Target):
         self._apprise = target
 
     async def send(self, document: dict[str, Any]) -> Result:
-        if document["state"] == "resolved":
-            notify_type = apprise.NotifyType.SUCCESS
+        if is_group(document):  # one message listing the group's alerts
+            title, body = group_text(document)
+            severities = [str(a.get("severity")) for a in document["alerts"]
+                          if a.get("state") != "resolved"]  # fmt: skip
+            worst = max(severities, key=lambda s: _RANK.get(s, 0), default="info")
+            notify_type = (
+                apprise.NotifyType.SUCCESS
+                if document["status"] == "resolved"
+                else _NOTIFY_TYPE.get(worst, apprise.NotifyType.INFO)
+            )
         else:
-            notify_type = _NOTIFY_TYPE.get(str(document["severity"]), apprise.NotifyType.INFO)
+            title, body = document["title"], document["message"] or document["title"]
+            if document["state"] == "resolved":
+                notify_type = apprise.NotifyType.SUCCESS
+            else:
+                notify_type = _NOTIFY_TYPE.get(str(document["severity"]), apprise.NotifyType.INFO)
         try:
             ok = await asyncio.wait_for(
-                self._apprise.async_notify(
-                    body=document["message"] or document["title"],
-                    title=document["title"],
-                    notify_type=notify_type,
-                ),
+                self._apprise.async_notify(body=body, title=title, notify_type=notify_type),
                 ATTEMPT_CEILING,
             )
         except TimeoutError:
