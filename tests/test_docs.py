@@ -14,8 +14,8 @@ BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
 RECIPES = BLOCK.findall((DOCS / "cookbook.md").read_text(encoding="utf-8"))
 
 
-def test_cookbook_has_ten_recipes() -> None:
-    assert len(RECIPES) == 10
+def test_cookbook_has_thirteen_recipes() -> None:
+    assert len(RECIPES) == 13
 
 
 @pytest.mark.parametrize("number", range(1, len(RECIPES) + 1))

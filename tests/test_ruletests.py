@@ -167,6 +167,7 @@ tests:
     assert ("4", "5", "tests.[0].input_serie") in where
     assert ("6", "14", "tests.[0].expected_alerts.[0].at") in where
     assert ("6", "27", "tests.[0].expected_alerts.[0].state") in where
+    assert any("state: firing, resolved or flapping" in p for p in problems)
     assert any("did you mean 'input_series'?" in p for p in problems)
     assert any("each entry is {rule: NAME, key: KEY}" in p for p in problems)
 
@@ -210,7 +211,7 @@ tests:
 def test_every_cookbook_recipe_has_a_test_file_and_passes_it() -> None:
     recipes = sorted((DOCS / "cookbook").glob("[0-9]*.yaml"))
     rules = [p for p in recipes if not p.name.endswith(".test.yaml")]
-    assert len(rules) == 10 and len(COOKBOOK) == 10
+    assert len(rules) == 13 and len(COOKBOOK) == 13
     assert [p.name.removesuffix(".test.yaml") for p in COOKBOOK] == [p.stem for p in rules]
     code, out = run(*COOKBOOK)
     assert code == ExitCode.OK, out

@@ -32,6 +32,7 @@ DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
 _RANGE = re.compile(r"([-+]?\d+(?:\.\d+)?)(?:([-+]\d+(?:\.\d+)?))?x(\d+)", re.ASCII)
 _SKIP_RANGE = re.compile(r"_x(\d+)", re.ASCII)
 _FIELDS = ("value", "severity", "title", "message")
+STATES = ("firing", "resolved", "flapping")
 
 
 class _RemovedType:
@@ -318,11 +319,11 @@ def _read_expected(r: _Reader, items: Any, where: tuple[Any, ...]) -> list[Expec
         e = r.mapping(item, at_, ("at", "state", "rule", "key", *_FIELDS))
         at = r.seconds(e.get("at"), (*at_, "at"))
         state = e.get("state")
-        if state not in ("firing", "resolved"):
-            r.error((*at_, "state"), "state: firing or resolved")
+        if state not in STATES:
+            r.error((*at_, "state"), "state: firing, resolved or flapping")
         rule, key = r.text(e.get("rule"), (*at_, "rule")), r.text(e.get("key"), (*at_, "key"))
         fields = {n: r.text(e[n], (*at_, n)) for n in _FIELDS if n in e}
-        if at is not None and rule and key and state in ("firing", "resolved"):
+        if at is not None and rule and key and state in STATES:
             clean = {n: v for n, v in fields.items() if v is not None}
             found.append(ExpectedAlert(at, str(state), rule, key, clean))
     return found
