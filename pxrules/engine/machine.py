@@ -210,9 +210,17 @@ class AlertMachine:
             self._stats.suppressed += 1
             return
         if self.gate is not None and self.gate.check(rule, key, track, "firing", at):
-            # Owed unless receivers still believe it fires (its resolve was held back).
+            # Owed unless receivers still believe it fires (its resolve was held back): then
+            # it is as if it had never stopped, and its repeats go on.
             track.owed = not track.notified
+            if track.notified and d.repeat:
+                last = track.last_notice or at
+                due = max(last + timedelta(seconds=d.repeat), at)
+                self._timers.schedule(rule.index, key, track, "repeat", due)
             return
+        if track.owed and track.notified:  # the last episode's resolve was held: it goes first
+            track.owed = False
+            self._notify(rule, key, track, "resolved", at, since=at)
         self._announce_firing(rule, key, track, at)
 
     def _announce_firing(

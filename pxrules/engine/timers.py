@@ -23,8 +23,9 @@ from reactivex import abc as rx_abc
 
 from .tracks import AlertTrack
 
-#: Timers due at the same instant on the same rule and key run in this order.
-TIMER_RANK = {"debounce": 0, "stale": 1, "for": 2, "keep": 3, "repeat": 4, "release": 5, "flap": 6}
+#: Timers due at the same instant on the same rule and key run in this order (a hold that ends
+#: first sends what it held, so an alert firing again that instant is told after it).
+TIMER_RANK = {"release": -1, "debounce": 0, "stale": 1, "for": 2, "keep": 3, "repeat": 4, "flap": 6}
 
 #: Called for each live timer that fell due: (rule index, key, track, timer name, due time).
 OnTimer = Callable[[int, str, AlertTrack, str, datetime], None]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pxrules.alerts import Alert
 from pxrules.engine import RuleSet, Silence, SilenceBook
+from pxrules.engine.buffers import Buffers
 from pxrules.engine.replay import Replayer
 from pxrules.events import Event, parse_number
 
@@ -222,40 +224,83 @@ NOISY = RuleSet.from_text(
     """
 time_windows:
   odd: [{times: ["00:10-00:20", "00:40-00:50", "01:10-01:20", "01:40-01:50", "02:10-02:20"]}]
+notifiers:
+  team: {webhook: {url: "http://127.0.0.1:9/t"}, group: {by: [rule], wait: 45s, interval: 3m}}
+  night: {webhook: {url: "http://127.0.0.1:9/n"}, mute_during: [odd]}
 inhibit:
   - {source: {rule: plain}, target: {rule: "d*"}, equal: [key]}
 rules:
-  - {name: plain, keys: ['*'], when: {above: 70}, resolve: true}
+  - {name: plain, keys: ['*'], when: {above: 70}, resolve: true, notify: [team]}
   - {name: delayed, keys: ['*'], when: {above: 68}, for: 60s, resolve: true, repeat: 5m,
-     mute_during: [odd]}
+     mute_during: [odd], notify: [night]}
   - {name: flappy, keys: ['*'], when: {above: 66}, resolve: true,
-     flapping: {window: 10m, max_changes: 2}}
-  - {name: debounced, keys: ['*'], when: {at_least: 66}, debounce: 20s, for: 40s, resolve: true}
+     flapping: {window: 10m, max_changes: 2}, notify: [team]}
+  - {name: debounced, keys: ['*'], when: {at_least: 66}, debounce: 20s, for: 40s, resolve: true,
+     notify: [team, night]}
 """
 )
 
 
+class Noisy:
+    """A replay through NOISY with its buffered notifiers; ``sent`` is what they are sent."""
+
+    def __init__(self, spans: list[tuple[int, int, dict[str, str]]], start: datetime,
+                 state: dict[str, Any] | None = None,
+                 groups: list[tuple[str, str, dict[str, Any]]] | None = None) -> None:  # fmt: skip
+        self.alerts: list[Alert] = []
+        self.sent: list[str] = []
+        self.groups: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.replayer = Replayer(NOISY, self._alert, state=state, start=start,
+                                 silences=silence_book(spans))  # fmt: skip
+        clock = self.replayer.begin(start)
+        config = NOISY.config
+        self.buffers = Buffers(config.buffered, config.time_windows, clock, self._sent,
+                               on_change=self._changed)  # fmt: skip
+        if groups:
+            self.buffers.restore(iter(groups))
+
+    def _alert(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+        for notifier in ("team", "night"):
+            if notifier in next(r.notify for r in NOISY.config.rules if r.name == alert.rule):
+                self.buffers.add(notifier, alert.to_document())
+
+    def _sent(self, notifier: str, doc: dict[str, Any]) -> None:
+        at = self.buffers.scheduler.now.isoformat()
+        self.sent.append(f"{at} {notifier} {json.dumps(doc, sort_keys=True)}")
+
+    def _changed(self, notifier: str, key: str, data: dict[str, Any] | None) -> None:
+        self.groups[(notifier, key)] = json.loads(json.dumps(data))
+
+    def stored(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return [(n, k, d) for (n, k), d in self.groups.items() if d is not None]
+
+    def finish(self) -> None:
+        self.replayer.finish()
+        while (due := self.buffers.next_due()) is not None and due > self.buffers.scheduler.now:
+            self.replayer.run_until(due)
+
+
 def noisy_replay(events: list[Event], spans: list[tuple[int, int, dict[str, str]]],
-                 cut: int | None = None) -> list[Alert]:  # fmt: skip
-    """Replay through NOISY with silences, whole or cut in two with a restore between."""
-    got: list[Alert] = []
+                 cut: int | None = None) -> tuple[list[Alert], list[str]]:  # fmt: skip
+    """Replay through NOISY with silences, whole or cut in two with a restore between: the
+    alerts, and what the buffered notifiers were sent."""
     cut = len(events) if cut is None else min(cut, len(events))
-    a = Replayer(NOISY, got.append, silences=silence_book(spans))
+    if not events:
+        return [], []
+    a = Noisy(spans, events[0].at)
     for event in events[:cut]:
-        a.feed(event)
-    if cut == len(events) or a.engine is None:
-        for event in events[cut:]:
-            a.feed(event)
+        a.replayer.feed(event)
+    if cut == len(events):
         a.finish()
-        return got
-    state = json.loads(json.dumps(a.snapshot()))
-    assert a.scheduler is not None
-    b = Replayer(NOISY, got.append, state=state, start=a.scheduler.now,
-                 silences=silence_book(spans))  # fmt: skip
+        return a.alerts, a.sent
+    state = json.loads(json.dumps(a.replayer.snapshot()))
+    assert a.replayer.scheduler is not None
+    b = Noisy(spans, a.replayer.scheduler.now, state=state, groups=a.stored())
     for event in events[cut:]:
-        b.feed(event)
+        b.replayer.feed(event)
     b.finish()
-    return got
+    return a.alerts + b.alerts, a.sent + b.sent
 
 
 quick_steps = st.lists(
@@ -279,8 +324,13 @@ def test_split_and_restore_equals_unsplit_with_every_kind_of_hold(script, spans,
     """Silences, inhibition, a mute window and flapping together: a restart anywhere changes
     nothing that is sent; nothing of the muted rule goes out inside its window."""
     events = to_events(script)
-    whole = noisy_replay(events, spans)
-    assert docs(noisy_replay(events, spans, cut)) == docs(whole)
+    whole, sent = noisy_replay(events, spans)
+    split, split_sent = noisy_replay(events, spans, cut)
+    assert docs(split) == docs(whole)
+    assert split_sent == sent  # groups and a muted notifier's backlog survive the restart
     window = NOISY.config.time_windows["odd"]
     for alert in whole:
         assert not (alert.rule == "delayed" and window.active(alert.at)), alert
+    for line in sent:
+        at = datetime.fromisoformat(line.split()[0])
+        assert not (line.split()[1] == "night" and window.active(at)), line

@@ -221,3 +221,28 @@ def test_a_library_subscription_takes_silences_too() -> None:
     subject.on_next(event_at(scheduler, 0, "freezer", "-2"))
     scheduler.advance_to(100)
     assert [(a.state, a.at) for a in got] == [("firing", at(60))]
+
+
+def test_a_held_resolve_goes_out_before_a_firing_at_the_instant_the_silence_ends() -> None:
+    """Found by the split/restore property: firing again exactly when the silence ends, the
+    receivers are told the old episode resolved, then the new one fires — never two firings
+    in a row."""
+    rules = rule("key: freezer\nwhen: {above: -10}\nfor: 40s\nresolve: true", "freezer-warm")
+    steps = [(0, "freezer", "-2"), (61, "freezer", "-20"), (321, "freezer", "-2")]
+    assert run(rules, steps, until=1000, silences=book((61, 361))) == [
+        (40, "firing", "freezer", "-2"),
+        (361, "resolved", "freezer", "-2"),
+        (361, "firing", "freezer", "-2"),
+    ]
+
+
+def test_an_alert_firing_again_inside_a_silence_keeps_its_repeats() -> None:
+    """Receivers were told it fires; it resolved and fired again inside the silence: for them
+    it never stopped, so its repeats go on after the silence (as after a restart)."""
+    rules = rule("key: freezer\nwhen: {above: -10}\nrepeat: 5m\nresolve: true", "freezer-warm")
+    steps = [(0, "freezer", "-2"), (61, "freezer", "-20"), (62, "freezer", "-3")]
+    assert run(rules, steps, until=700, silences=book((61, 122))) == [
+        (0, "firing", "freezer", "-2"),
+        (300, "firing", "freezer", "-3"),
+        (600, "firing", "freezer", "-3"),
+    ]
