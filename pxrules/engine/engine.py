@@ -89,6 +89,7 @@ class Engine:
             emit,
         )
         self._evaluate = self.machine.evaluate
+        self.machine.on_suppressed = on_suppressed
         self.gate: Gate | None = None
         config = ruleset.config
         windows_used = any(r.definition.mute_during or r.definition.only_during

@@ -65,7 +65,8 @@ class Suppressed:
     def text_line(self) -> str:
         from ..events import format_time
 
-        what = {"silenced": "silence", "inhibited": "inhibited by", "muted": "window"}
+        what = {"silenced": "silence", "inhibited": "inhibited by", "muted": "window",
+                "flapping": "flapping:"}  # fmt: skip
         return (
             f"{format_time(self.at)} {self.reason} {self.state} {self.rule} "
             f"{self.key}={self.value} ({what.get(self.reason, self.reason)} {self.by})"

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from ..alerts import Alert, AlertState
 from ..rules.conditions import Reading
+from ..rules.durations import format_duration
 from ..rules.model import RuleDef
 from .compiled import CompiledRule
-from .gate import Gate
+from .gate import Gate, Suppressed
 from .render import AlertRenderer
 from .state import ChangeSet
 from .timers import TimerHeap
@@ -45,6 +46,8 @@ class AlertMachine:
         self._stats = stats
         self._emit = emit
         self.gate: Gate | None = None  # set when silences are consulted
+        #: Hears of each notification flapping holds back (replay --show-suppressed).
+        self.on_suppressed: Callable[[Suppressed], None] | None = None
         # The change set's own flag and set, read without a hop on every evaluation.
         self._track_changes = changes.enabled
         self._dirty_tracks = changes.tracks
@@ -270,6 +273,13 @@ class AlertMachine:
         track.changes = changes[-(spec.max_changes + 1) :]
         if track.flapping:
             self._stats.held["flapping"] += 1
+            if self.on_suppressed is not None:
+                entry = self._values.get(key)
+                state: AlertState = "firing" if track.phase is FIRING else "resolved"
+                self.on_suppressed(Suppressed(
+                    at, "flapping", state, rule.name, key, entry.value if entry else None,
+                    f"over {spec.max_changes} changes within {format_duration(spec.window)}",
+                ))  # fmt: skip
         elif len(changes) > spec.max_changes:
             track.flapping = True
             if self.gate is None or not self.gate.check(rule, key, track, "flapping", at):

@@ -197,3 +197,18 @@ def test_every_hold_is_reported_with_its_reason() -> None:
         )
     )
     assert engine.stats.held["inhibited"] == 1
+
+
+def test_what_flapping_holds_back_is_reported() -> None:
+    scheduler = TestScheduler()
+    got: list[tuple[float, Alert]] = []
+    held: list[Suppressed] = []
+    engine = _engine(FLAPPY, scheduler, got, held=held)
+    _feed(engine, scheduler, flaps(180))
+    scheduler.advance_to(200)
+    assert [(h.at, h.reason, h.state) for h in held] == [
+        (scheduler.to_datetime(150), "flapping", "resolved"),
+        (scheduler.to_datetime(180), "flapping", "firing"),
+    ]
+    assert held[0].text_line().endswith("(flapping: over 4 changes within 10m)")
+    assert engine.stats.held["flapping"] == 2
