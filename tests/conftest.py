@@ -7,6 +7,8 @@ import pytest
 from pxrules.backoff import Backoff
 from pxrules.testing.simulator import Simulator
 
+from .receiver import Receiver
+
 API_KEY = "test-key-Zq81"
 FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)
 
@@ -15,6 +17,13 @@ FAST = Backoff(initial=0.02, maximum=0.1, jitter=0.0)
 async def sim() -> AsyncIterator[Simulator]:
     async with Simulator(api_key=API_KEY) as simulator:
         yield simulator
+
+
+@pytest.fixture
+async def rx() -> AsyncIterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 that answers 200 and records every request."""
+    async with Receiver() as receiver:
+        yield receiver
 
 
 @pytest.fixture(autouse=True)

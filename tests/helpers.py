@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -48,3 +48,23 @@ class Collector(Generic[T]):
 
     async def wait_count(self, n: int, timeout: float = 10.0) -> None:
         await self.wait_for(lambda items: len(items) >= n, timeout)
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Wait until ``check()`` is truthy (checked every 50 ms); fail after ``timeout`` seconds."""
+    await poll(lambda: asyncio.sleep(0, check()), timeout)
+
+
+async def poll(probe: Callable[[], Awaitable[Any]], timeout: float = 10.0) -> Any:
+    """Await ``probe()`` until it returns something truthy; return that. Fail the test after
+    ``timeout`` seconds."""
+
+    async def loop() -> Any:
+        while not (found := await probe()):
+            await asyncio.sleep(0.05)
+        return found
+
+    try:
+        return await asyncio.wait_for(loop(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"condition not met in {timeout}s") from None

@@ -4,31 +4,14 @@ and muted rules and notifiers send nothing while their window lasts."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY
 from .daemon_proc import DaemonProc
+from .helpers import until
 from .receiver import Receiver
-
-
-@pytest.fixture
-async def rx() -> AsyncIterator[Receiver]:
-    async with Receiver() as receiver:
-        yield receiver
-
-
-async def until(check: object, timeout: float = 10.0) -> None:
-    async def loop() -> None:
-        while not check():  # type: ignore[operator]
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(loop(), timeout)
 
 
 def start(tmp_path: Path, sim: Simulator, body: str) -> DaemonProc:

@@ -6,27 +6,19 @@ and the page fits a phone. Screenshots are saved as artifacts (conftest.ARTIFACT
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pxrules.testing.simulator import Simulator
 
-from ..console.test_silences_live import poll, rules_file
+from ..console.test_silences_live import rules_file
 from ..daemon_proc import DaemonProc
+from ..helpers import until
 from ..receiver import Receiver
 from .conftest import ARTIFACTS
 
 TOKEN = "page-Token-7a2b"
 FIRING = "#alerts tr[data-rule='freezer-warm'][data-key='kitchen/freezer'][data-state='firing']"
-
-
-@pytest.fixture
-async def rx() -> AsyncIterator[Receiver]:
-    async with Receiver() as receiver:
-        yield receiver
 
 
 async def open_page(browser: Any, daemon: DaemonProc, **options: Any) -> Any:
@@ -75,7 +67,7 @@ async def test_a_silence_made_on_the_page_stops_the_next_notification(
     page = await open_page(browser, daemon)
     await sim.set("kitchen/freezer", "-2")
     await page.locator(FIRING).wait_for(timeout=2000)
-    await poll(lambda: _count(rx, 1))  # the firing went out
+    await until(lambda: len(rx.to("/hook")) >= 1)  # the firing went out
 
     # With the keyboard: focus the row's button, Enter opens the dialog, fill it, Enter sends.
     await page.locator(f"{FIRING} button.silence").focus()
@@ -104,7 +96,7 @@ async def test_a_silence_made_on_the_page_stops_the_next_notification(
     assert [r.json()["state"] for r in rx.to("/hook")] == ["firing"]
 
     await page.locator("#silences button").click()  # expire: the held resolve goes out now
-    await poll(lambda: _count(rx, 2))
+    await until(lambda: len(rx.to("/hook")) >= 2)
     assert [r.json()["state"] for r in rx.to("/hook")] == ["firing", "resolved"]
     await page.locator("#silences tr[data-state='expired']").wait_for(timeout=2000)
     assert [e for e in page.errors if "401 (Unauthorized)" not in e] == []  # the first try
@@ -155,7 +147,3 @@ async def test_the_page_fits_a_phone(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "status-page-phone.png"), full_page=True)
     assert await daemon.stop() == 0
-
-
-async def _count(rx: Receiver, n: int) -> bool:
-    return len(rx.to("/hook")) >= n

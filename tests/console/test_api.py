@@ -17,8 +17,9 @@ from pxrules.daemon.history import KeyHistory
 from pxrules.testing.simulator import Simulator
 
 from ..daemon_proc import DaemonProc
+from ..helpers import poll
 from ..receiver import Receiver, Reply
-from .test_silences_live import poll, rules_file
+from .test_silences_live import rules_file
 
 TOKEN = "api-Token-0d3f"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -6,16 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY
 from ..daemon_proc import DaemonProc
+from ..helpers import until
 from ..receiver import Receiver
 
 TOKEN = "console-Token-5c1e"
@@ -38,23 +35,6 @@ rules:
     return path
 
 
-@pytest.fixture
-async def rx() -> AsyncIterator[Receiver]:
-    async with Receiver() as receiver:
-        yield receiver
-
-
-async def poll(probe: Any, timeout: float = 10.0) -> Any:
-    """Await ``probe()`` until it returns something truthy; return that."""
-
-    async def loop() -> Any:
-        while not (found := await probe()):
-            await asyncio.sleep(0.05)
-        return found
-
-    return await asyncio.wait_for(loop(), timeout)
-
-
 async def test_a_silence_from_the_cli_holds_the_firing_until_it_is_expired(
     sim: Simulator, rx: Receiver, tmp_path: Path
 ) -> None:
@@ -71,7 +51,7 @@ async def test_a_silence_from_the_cli_holds_the_firing_until_it_is_expired(
 
     await sim.set("kitchen/freezer", "-2")
     await sim.set("humidity", "75")  # not silenced: goes out
-    await poll(lambda: asyncio.sleep(0, rx.to("/hook")))
+    await until(lambda: rx.to("/hook"))
     await daemon.wait_metric("pxrules_suppressed_notifications_total", 1, reason="silenced")
     assert [r.json()["rule"] for r in rx.to("/hook")] == ["humid"]
 
@@ -87,7 +67,7 @@ async def test_a_silence_from_the_cli_holds_the_firing_until_it_is_expired(
 
     code, out, err = await daemon.cli("silence", "expire", ident, token=TOKEN)
     assert code == 0, err
-    await poll(lambda: asyncio.sleep(0, len(rx.to("/hook")) == 2))
+    await until(lambda: len(rx.to("/hook")) == 2)
     held = rx.to("/hook")[1].json()
     assert (held["rule"], held["state"], held["value"]) == ("freezer-warm", "firing", "-2")
 
