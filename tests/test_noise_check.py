@@ -60,3 +60,20 @@ rules:
     assert "7:81: rules[0].flapping.window: duration must be positive" in text
     assert "7:97: rules[0].flapping.max_changes" in text
     assert "8:46: rules[1].flapping: 'flapping' does not apply to an event rule" in text
+
+
+def test_notifier_grouping_and_windows_are_checked() -> None:
+    found = "\n".join(problems("""time_windows:
+  night: [{times: ["22:00-06:00"]}]
+notifiers:
+  a: {webhook: {url: "http://127.0.0.1:9/a"}, group: {by: [rulez]}}
+  b: {webhook: {url: "http://127.0.0.1:9/b"}, group: {by: ["gateway/*"]}}
+  c: {pxserv: {set: {fan: "1"}}, group: {by: [rule]}}
+  d: {webhook: {url: "http://127.0.0.1:9/d"}, mute_during: [nigth]}
+rules:
+  - {name: r, key: k, when: {above: 1}, notify: [a, b, c, d]}
+"""))
+    assert "4:59: notifiers.a.group.by: 'rulez': group by project, rule, key, severity" in found
+    assert "5:59: notifiers.b.group.by: 'gateway/*': group by project, rule, key" in found
+    assert "6:34: notifiers.c.group: a pxserv notifier cannot group" in found
+    assert "7:61: notifiers.d.mute_during[0]: unknown time window 'nigth' (did you mean" in found
