@@ -63,7 +63,8 @@ rules:
 
 
 def test_notifier_grouping_and_windows_are_checked() -> None:
-    found = "\n".join(problems("""time_windows:
+    found = "\n".join(
+        problems("""time_windows:
   night: [{times: ["22:00-06:00"]}]
 notifiers:
   a: {webhook: {url: "http://127.0.0.1:9/a"}, group: {by: [rulez]}}
@@ -72,7 +73,8 @@ notifiers:
   d: {webhook: {url: "http://127.0.0.1:9/d"}, mute_during: [nigth]}
 rules:
   - {name: r, key: k, when: {above: 1}, notify: [a, b, c, d]}
-"""))
+""")
+    )
     assert "4:59: notifiers.a.group.by: 'rulez': group by project, rule, key, severity" in found
     assert "5:59: notifiers.b.group.by: 'gateway/*': group by project, rule, key" in found
     assert "6:34: notifiers.c.group: a pxserv notifier cannot group" in found

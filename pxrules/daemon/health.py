@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from ..source import ConnectionState, PxServSource
+from .lock import StateLock
 from .store import StateFileRefused, Store
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class ServiceStatus:
         self.reload_ok = True
         self.reload_at = time.time()  # the last successful (re)load
         self.reload_error: str | None = None  # why the last reload failed
+        self._lock: StateLock | None = None  # held while the state file is ours
 
     def open_store(self, path: str, dry_run: bool) -> Store:
         """The state file, or an in-memory one (dry run, or the file cannot be opened)."""
@@ -38,9 +40,13 @@ class ServiceStatus:
                 )
             self.store = Store.open(":memory:")
             return self.store
+        lock = StateLock(path)
+        lock.acquire()  # StateFileRefused: another daemon holds it
+        self._lock = lock
         try:
             self.store = Store.open(path)
         except StateFileRefused:
+            lock.release()
             raise
         except Exception as exc:  # whatever else, alerting goes on in memory
             log.error(
@@ -56,6 +62,9 @@ class ServiceStatus:
     def close_store(self) -> None:
         if self.store is not None:
             self.store.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def reloaded(self, ok: bool, error: str | None = None) -> None:
         self.reload_ok = ok

@@ -17,6 +17,7 @@ from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY
 from ..daemon_proc import DaemonProc
+from ..helpers import until
 from ..receiver import Receiver
 
 KILLS = 20
@@ -143,3 +144,30 @@ async def test_unwritable_state_path_runs_in_memory(tmp_path: Path) -> None:
         assert health["state_file"].startswith(f"error: cannot open {blocker / 'state.db'}")
         assert await daemon.stop() == 0
     assert any("IN MEMORY ONLY" in m for m in daemon.messages())
+
+
+async def test_a_second_daemon_on_the_same_state_file_exits_2_naming_the_first(
+    sim: Simulator, rx: Receiver, tmp_path: Path
+) -> None:
+    """Two daemons on one state file would deliver every alert twice: the second refuses."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f'source: {{url: "{sim.url}", api_key: "{API_KEY}"}}\n'
+        f"notifiers: {{hook: {{webhook: {{url: '{rx.url('/hook')}'}}}}}}\n"
+        "rules: [{name: hot, key: t, when: {above: 30}, notify: [hook]}]\n"
+    )
+    first = await DaemonProc(rules, tmp_path / "s.db").start()
+    second = DaemonProc(rules, tmp_path / "s.db")
+    await second.start(wait_connected=False)
+    assert await second.wait_exit() == 2
+    assert first.proc is not None
+    assert any(
+        f"s.db is in use by another pxrules daemon (PID {first.proc.pid})" in m
+        for m in second.messages()
+    ), second.messages()
+    await sim.set("t", "31")  # the first one goes on alone: one delivery
+    await until(lambda: rx.to("/hook"))
+    assert len(rx.to("/hook")) == 1
+    assert await first.stop() == 0
+    third = await DaemonProc(rules, tmp_path / "s.db").start()  # released at exit
+    assert await third.stop() == 0
