@@ -32,7 +32,10 @@ class StateLock:
         """Take the lock, or raise :class:`StateFileRefused` naming the daemon that holds it."""
         if fcntl is None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return  # no lock file here: the state file cannot be opened either (memory only)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

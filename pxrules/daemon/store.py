@@ -179,6 +179,72 @@ class _Writer:
 
 URGENT, BACKGROUND = 0, 1
 
+#: Seconds between the WAL checkpoints of the checkpointer thread.
+WAL_CHECKPOINT_EVERY = 1.0
+#: Pages of WAL past which the writer itself checkpoints (a safety net: normally the
+#: checkpointer thread keeps the WAL far below it).
+WAL_SAFETY_PAGES = 20_000
+
+
+class _WalCheckpointer:
+    """Copies the WAL into the database from a thread and a connection of its own.
+
+    SQLite's automatic checkpoint runs in the connection that commits, so every thousand pages
+    one alert's write also paid for copying the WAL back and syncing the file — the tail of the
+    event → webhook latency. A PASSIVE checkpoint from another connection does that work beside
+    the writer, never blocking it. The connection is opened beside the store's own and replaced
+    with it (never re-opened by path: a path may by then name another file).
+    """
+
+    def __init__(self, path: str, every: float | None = None) -> None:
+        self.every = WAL_CHECKPOINT_EVERY if every is None else every
+        self.runs = 0
+        self._lock = threading.Lock()
+        self._db = _side_connection(path)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pxrules-wal", daemon=True)
+        self._thread.start()
+
+    def attach(self, path: str) -> None:
+        """The store moved to a new file: checkpoint that one from now on."""
+        fresh = _side_connection(path)
+        with self._lock:
+            old, self._db = self._db, fresh
+        _close(old)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            with self._lock:
+                if self._db is None:
+                    continue
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.runs += 1
+                except sqlite3.Error:
+                    pass  # busy or failing: the writer's own safety-net checkpoint remains
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        with self._lock:
+            old, self._db = self._db, None
+        _close(old)
+
+
+def _side_connection(path: str) -> sqlite3.Connection | None:
+    try:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=1000")
+    except sqlite3.Error:
+        return None
+    return db
+
+
+def _close(db: sqlite3.Connection | None) -> None:
+    if db is not None:
+        with contextlib.suppress(sqlite3.Error):
+            db.close()
+
 
 class Store:
     """The state file. Methods raise :class:`StoreError` when writing fails.
@@ -196,6 +262,7 @@ class Store:
         self.file_problem: str | None = None  # the file was replaced under us (until restart)
         self._identity = _identity(path)
         self.id_salt = self._meta("id_salt")
+        self._wal = _WalCheckpointer(path) if path != ":memory:" else None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -244,6 +311,7 @@ class Store:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")  # durable against process crashes
         db.execute("PRAGMA busy_timeout=5000")
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")  # see _WalCheckpointer
 
     @classmethod
     def _connect(cls, name: str) -> Store:
@@ -302,6 +370,8 @@ class Store:
             self._identity = now  # do not retry every few seconds; the problem stays shown
             return self.file_problem
         old, self._db = self._db, fresh
+        if self._wal is not None:
+            self._wal.attach(target)
         with contextlib.suppress(sqlite3.Error):
             old.close()
         self.path, self._identity = target, _identity(target)
@@ -315,6 +385,8 @@ class Store:
 
     def close(self) -> None:
         self._writer.shutdown()
+        if self._wal is not None:
+            self._wal.stop()
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
 
