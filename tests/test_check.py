@@ -226,9 +226,10 @@ def test_check_does_not_import_socket_or_notifier_code() -> None:
     code = (
         "import sys; from pxrules.cli.main import main; sys.argv=['pxrules','check','"
         + str(EXAMPLE)
-        + "']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        + "']\ntry:\n    main()\nexcept SystemExit as exc:\n    print('EXIT', exc.code)\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('socketio','engineio','aiohttp')]\n"
         "print('IMPORTED', bad)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "IMPORTED []" in proc.stdout, proc.stdout + proc.stderr
+    assert "EXIT 0" in proc.stdout and "OK" in proc.stdout, proc.stdout  # it did check the file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -132,13 +133,24 @@ def test_rules_for_is_memoised_and_ignores_unrelated_keys() -> None:
 
 
 def test_timeout_scheduler_default_is_used_without_a_scheduler() -> None:
-    # No scheduler at all: the engine still runs (timers on reactivex's TimeoutScheduler).
-    ruleset = RuleSet.from_text(rule("key: h\nwhen: {above: 1}"))
+    """No scheduler at all: a `for` timer still runs (on reactivex's TimeoutScheduler, in its
+    own thread), so the alert arrives from that thread once the wait is over."""
+    ruleset = RuleSet.from_text(rule("key: h\nwhen: {above: 1}\nfor: 50ms"))
     subject: Subject[Event] = Subject()
-    got: list[Alert] = []
-    ruleset.apply(subject).subscribe(got.append)
+    got: list[tuple[Alert, str]] = []
+    fired = threading.Event()
+
+    def on_alert(alert: Alert) -> None:
+        got.append((alert, threading.current_thread().name))
+        fired.set()
+
+    ruleset.apply(subject).subscribe(on_alert)
     subject.on_next(Event("set", "h", "5", datetime.now(UTC), 5.0))
-    assert [a.state for a in got] == ["firing"]
+    assert got == []  # pending: nothing yet, the timer has not run
+    assert fired.wait(10), "the for timer never fired"
+    ((alert, thread),) = got
+    assert alert.state == "firing" and thread != threading.current_thread().name
+    assert (alert.at - alert.since).total_seconds() >= 0.05
 
 
 def test_stale_and_for_together() -> None:
