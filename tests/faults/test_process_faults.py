@@ -7,6 +7,7 @@ import contextlib
 import json
 import random
 import signal
+import sqlite3
 from collections import Counter
 from pathlib import Path
 
@@ -171,3 +172,38 @@ async def test_a_second_daemon_on_the_same_state_file_exits_2_naming_the_first(
     assert await first.stop() == 0
     third = await DaemonProc(rules, tmp_path / "s.db").start()  # released at exit
     assert await third.stop() == 0
+
+
+async def test_kill_9_during_the_first_attempt_redelivers_the_same_notification(
+    sim: Simulator, rx: Receiver, tmp_path: Path
+) -> None:
+    """Killed at a chosen point, not a random one: the first delivery attempt is in flight (the
+    receiver holds it unanswered). The outbox row must already be committed — that is the
+    crash-safety rule — so the restarted daemon sends the same notification (same id) again."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        f'source: {{url: "{sim.url}", api_key: "{API_KEY}"}}\n'
+        f"notifiers: {{hook: {{webhook: {{url: '{rx.url('/hook')}', timeout: 30s}}}}}}\n"
+        "rules: [{name: hot, key: t, when: {above: 30}, notify: [hook]}]\n"
+    )
+    state = tmp_path / "s.db"
+    daemon = await DaemonProc(rules, state).start()
+    rx.open.clear()  # requests are recorded, not answered
+    await sim.set("t", "31")
+    await until(lambda: rx.to("/hook"))
+    first = rx.to("/hook")[0].json()
+    db = sqlite3.connect(f"file:{state}?mode=ro", uri=True)  # the daemon is still running
+    try:
+        rows = db.execute("SELECT id, status FROM outbox WHERE target='hook'").fetchall()
+    finally:
+        db.close()
+    assert rows == [(first["id"], "pending")]  # committed before the attempt began
+    daemon.kill()
+    assert await daemon.wait_exit() == -signal.SIGKILL
+    rx.open.set()
+    daemon = await DaemonProc(rules, state).start()
+    await until(lambda: len(rx.to("/hook")) == 2)
+    await daemon.wait_metric("pxrules_outbox_depth", 0)
+    assert await daemon.stop() == 0
+    again = rx.to("/hook")[1].json()
+    assert again["id"] == first["id"] and again == first  # the very same notification
