@@ -40,6 +40,7 @@ class ServiceStatus:
                 )
             self.store = Store.open(":memory:")
             return self.store
+        Store.refuse(path)  # before the lock: a path that is not ours gets no lock file beside it
         lock = StateLock(path)
         lock.acquire()  # StateFileRefused: another daemon holds it
         self._lock = lock

@@ -266,13 +266,10 @@ class Store:
 
     # -- opening --------------------------------------------------------------------------
 
-    @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Store:
-        """Open or create the state file (mode 0600). A corrupt one is moved aside loudly; a
-        path that is not a pxrules state file raises :class:`StateFileRefused` untouched."""
-        name = str(path)
-        if name == ":memory:":
-            return cls._connect(name)
+    @staticmethod
+    def refuse(name: str) -> None:
+        """Raise :class:`StateFileRefused` for a path that must not be used as a state file
+        (empty, a directory, a file that is not ours); touches nothing."""
         if not name:
             raise StateFileRefused("the state path is empty (use --state none to keep no state)")
         file = Path(name)
@@ -283,6 +280,16 @@ class Store:
                 f"{name} is not a pxrules state file: refusing to touch it; "
                 "give --state a new path (or that of an existing pxrules state file)"
             )
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> Store:
+        """Open or create the state file (mode 0600). A corrupt one is moved aside loudly; a
+        path that is not a pxrules state file raises :class:`StateFileRefused` untouched."""
+        name = str(path)
+        if name == ":memory:":
+            return cls._connect(name)
+        cls.refuse(name)
+        file = Path(name)
         if not file.exists():
             # Create it private before SQLite does (SQLite would honour the umask).
             fd = os.open(file, os.O_CREAT | os.O_RDWR, 0o600)
