@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest browser demo bench soak clean lock
+.PHONY: install test lint typecheck pytest browser demo bench soak mutate clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,19 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py flood 60 5000
 	$(BIN)/python bench/soak.py soak 600
+
+# Mutation testing of the core (pyproject.toml [tool.mutmut]); minutes, not in `make test`.
+# Prints killed / survived / score, then the surviving mutants (`mutmut show NAME` shows one).
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[mutate]'
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > /dev/null 2>&1 || true
+	$(BIN)/mutmut export-cicd-stats > /dev/null
+	@$(BIN)/python -c "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); \
+		done = s['killed'] + s['survived'] + s['no_tests'] + s['timeout']; \
+		print(f\"mutants {s['total']}: killed {s['killed']}, survived {s['survived']}, \
+		no tests {s['no_tests']}, timeout {s['timeout']}; score {s['killed'] / max(done, 1):.1%}\")"
+	@$(BIN)/mutmut results 2>/dev/null | grep -E "survived|no tests" || true
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
