@@ -212,3 +212,42 @@ def test_what_flapping_holds_back_is_reported() -> None:
     ]
     assert held[0].text_line().endswith("(flapping: over 4 changes within 10m)")
     assert engine.stats.held["flapping"] == 2
+
+
+def test_a_flapping_alert_that_settles_resolved_says_so() -> None:
+    # Flapping from 120; the last change at 210 is a resolve; stable until 810: resolved, with
+    # the time it settled as its `at`.
+    steps = [(t, "h", "71" if (t // 30) % 2 == 0 else "60") for t in range(0, 211, 30)]
+    got = run(FLAPPY, steps, until=2000)
+    assert got[-2:] == [(120, "flapping", "h", "71"), (810, "resolved", "h", "60")]
+
+
+def test_exactly_max_changes_is_not_flapping_and_old_changes_leave_the_window() -> None:
+    # Four changes (0, 30, 60, 90) are allowed; a fifth 11 minutes later is not the fifth
+    # within 10 minutes: the first ones have left the window.
+    steps = [(0, "h", "71"), (30, "h", "60"), (60, "h", "71"), (90, "h", "60"),
+             (700, "h", "71")]  # fmt: skip
+    assert [s for _, s, _, _ in run(FLAPPY, steps, until=2000)] == [
+        "firing", "resolved", "firing", "resolved", "firing"
+    ]  # fmt: skip
+
+
+def test_changes_while_flapping_push_the_settling_back() -> None:
+    # Flapping from 120; changes go on until 450 (a resolve): it settles 10 minutes after that.
+    steps = [(t, "h", "71" if (t // 30) % 2 == 0 else "60") for t in range(0, 451, 30)]
+    got = run(FLAPPY, steps, until=3000)
+    assert got[-1] == (1050, "resolved", "h", "60")
+    assert [s for _, s, _, _ in got].count("flapping") == 1
+
+
+def test_a_settled_state_inside_a_silence_waits_for_its_end() -> None:
+    from pxrules.engine import Silence, SilenceBook
+
+    clock = TestScheduler()
+    book = SilenceBook([Silence.create({"rule": "hum"}, starts_at=clock.to_datetime(800),
+                                       ends_at=clock.to_datetime(1200))])  # fmt: skip
+    steps = flaps(300)  # flapping from 120, settled firing at 900: inside the silence
+    assert run(FLAPPY, steps, until=3000, silences=book)[-2:] == [
+        (120, "flapping", "h", "71"),
+        (1200, "firing", "h", "71"),
+    ]
