@@ -68,8 +68,9 @@ mutate: $(STAMP)
 	$(BIN)/mutmut export-cicd-stats > /dev/null
 	@$(BIN)/python -c "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); \
 		done = s['killed'] + s['survived'] + s['no_tests'] + s['timeout']; \
-		print(f\"mutants {s['total']}: killed {s['killed']}, survived {s['survived']}, \
-		no tests {s['no_tests']}, timeout {s['timeout']}; score {s['killed'] / max(done, 1):.1%}\")"
+		parts = [f'mutants {s[\"total\"]}: killed {s[\"killed\"]}', f'survived {s[\"survived\"]}', \
+			f'no tests {s[\"no_tests\"]}', f'timeout {s[\"timeout\"]}']; \
+		print(', '.join(parts) + f'; score {s[\"killed\"] / max(done, 1):.1%}')"
 	@$(BIN)/mutmut results 2>/dev/null | grep -E "survived|no tests" || true
 
 clean:
