@@ -78,6 +78,7 @@ def run_replay(
 ) -> ExitCode:
     """Replay ``events_file`` through the rules; print alerts (and, on stderr, a summary and a
     progress bar when stderr is a terminal); return the exit code."""
+    from ..daemon.routing import event_rules
     from ..engine import RuleSet, SilenceBook
     from ..engine.buffers import Buffers
     from ..engine.gate import Suppressed
@@ -171,7 +172,7 @@ def run_replay(
         if buffers is None and config.buffered:
             buffers = Buffers(
                 config.buffered, config.time_windows, replayer.begin(item.at), buffered,
-                project=rules_file.stem, event_rules=event_rule_names(config),
+                project=rules_file.stem, event_rules=event_rules(config),
             )  # fmt: skip
         replayer.feed(item)
     replayer.finish()
@@ -199,10 +200,6 @@ def run_replay(
             err.write(f"pxrules replay: {undelivered} notification(s) could not be delivered\n")
             return ExitCode.INVALID
     return ExitCode.INVALID if errors else ExitCode.OK
-
-
-def event_rule_names(config: Any) -> set[str]:
-    return {rule.name for rule in config.rules if rule.is_event_rule}
 
 
 def read_silences(path: Path) -> list[Silence] | str:

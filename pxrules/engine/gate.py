@@ -134,10 +134,9 @@ class Gate:
     def hold(self, rule: CompiledRule, key: str, at: datetime) -> Hold | None:
         """What holds ``rule``'s notifications for ``key`` back at ``at``, if anything
         (a silence first, then inhibition, then the rule's time windows)."""
-        if len(self.silences):
-            silence = self.silences.silencing(self.labels(rule, key), at)
-            if silence is not None:
-                return Hold("silenced", silence.id, silence.ends_at)
+        silence = self.silence_of(rule, key, at)
+        if silence is not None:
+            return Hold("silenced", silence.id, silence.ends_at)
         if self._inhibit:
             source = self.inhibitor(rule, key)
             if source is not None:

@@ -21,6 +21,7 @@ from ..events import Event, format_time, parse_number, parse_time
 from ..rules import Config, load_file
 from ..rules.durations import DurationError, format_duration, parse_duration
 from ..rules.problems import Problem
+from ..rules.schema_errors import did_you_mean
 from ..rules.yamldoc import Mark, YamlDocument, YamlFatal, load_yaml
 from .replay import Replayer
 from .ruleset import RuleSet
@@ -176,7 +177,7 @@ class _Reader:
             return {}
         for name in value:
             if name not in known:
-                hint = _closest(name, known)
+                hint = did_you_mean(name, list(known))
                 self.error((*where, name), f"unknown field {name!r}{hint}", key=True)
         return value
 
@@ -195,13 +196,6 @@ class _Reader:
             self.error(where, "expected a string")
             return None
         return _number(value) if isinstance(value, float) else str(value)
-
-
-def _closest(name: str, known: Sequence[str]) -> str:
-    import difflib
-
-    found = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {found[0]!r}?" if found else ""
 
 
 def load_test_file(path: Path) -> TestFile | list[Problem]:
