@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 
 from pxrules.backoff import Backoff
-from pxrules.daemon.delivery import Dispatcher, next_step
+from pxrules.daemon.delivery import Dispatcher
 from pxrules.daemon.notifiers.apprise import AppriseTarget
-from pxrules.daemon.notifiers.base import Outcome, Result, classify_http, parse_retry_after
+from pxrules.daemon.notifiers.base import Outcome, classify_http, parse_retry_after
 from pxrules.daemon.notifiers.webhook import WebhookTarget
 from pxrules.daemon.store import OutboxItem, Store
 from pxrules.rules.schema import WebhookSpec
@@ -92,35 +92,6 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("2") == 2.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None
-
-
-def test_next_step_is_pure() -> None:
-    policy = Backoff(initial=1, maximum=60, jitter=0)
-    retry = Result(Outcome.RETRY, "HTTP 503")
-    assert (
-        next_step(retry, attempts=1, created=0, now=10, retry_for=3600, backoff=policy).next_attempt
-        == 11
-    )
-    assert (
-        next_step(retry, attempts=3, created=0, now=10, retry_for=3600, backoff=policy).next_attempt
-        == 14
-    )
-    honoured = Result(Outcome.RETRY, "HTTP 429", retry_after=30)
-    assert (
-        next_step(
-            honoured, attempts=1, created=0, now=10, retry_for=3600, backoff=policy
-        ).next_attempt
-        == 40
-    )
-    late = next_step(retry, attempts=9, created=0, now=3600, retry_for=3600, backoff=policy)
-    assert (late.status, late.reason) == ("failed", "gave up after 9 attempts")
-    clipped = next_step(retry, attempts=9, created=0, now=3590, retry_for=3600, backoff=policy)
-    assert (clipped.status, clipped.next_attempt) == ("pending", 3600)
-    permanent = Result(Outcome.PERMANENT, "HTTP 400")
-    assert (
-        next_step(permanent, attempts=1, created=0, now=1, retry_for=3600, backoff=policy).status
-        == "failed"
-    )
 
 
 async def test_503_three_times_then_200_is_one_delivery_with_one_id(

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pxrules.backoff import Backoff
 from pxrules.cli import cli
 from pxrules.daemon import store as store_module
-from pxrules.daemon.delivery import DEFAULT_BACKOFF, next_step
+from pxrules.daemon.decision import DEFAULT_BACKOFF, next_step
 from pxrules.daemon.health import ServiceStatus
 from pxrules.daemon.notifiers.base import HttpTarget, Outcome, Result
 from pxrules.daemon.options import RunOptions

@@ -8,7 +8,7 @@ memory; the items after them wait in the outbox table and are read a window at a
 worker gets to them (also at start, for what a previous run left pending).
 
 The retry decision is a pure function of the attempt's result and the clock
-(:func:`next_step`), so it is tested without waiting.
+(:func:`.decision.next_step`), so it is tested without waiting.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..alerts import is_group
 from ..backoff import Backoff
 from ..ratelimit import RateLimitedLog
+from .decision import DEFAULT_BACKOFF, Decision, next_step
 from .notifiers.base import Outcome, Result, Target
 from .store import AttemptRecord, OutboxItem, Store, StoreError
 
@@ -32,43 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pxrules.dispatch")
 
-DEFAULT_BACKOFF = Backoff(initial=1.0, maximum=300.0, factor=2.0, jitter=0.2)
 #: Outbox items a target's worker holds in memory; the rest of its backlog stays in the store.
 BACKLOG_WINDOW = 256
 _NOT_CONFIGURED = "target no longer configured"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do after an attempt: ``status`` is pending (retry at ``next_attempt``),
-    delivered, or failed."""
-
-    status: str
-    next_attempt: float
-    reason: str
-
-
-def next_step(
-    result: Result,
-    *,
-    attempts: int,
-    created: float,
-    now: float,
-    retry_for: float,
-    backoff: Backoff,
-) -> Decision:
-    """Decide after attempt number ``attempts`` (1-based) of an item created at ``created``."""
-    if result.outcome is Outcome.DELIVERED:
-        return Decision("delivered", now, "delivered")
-    if result.outcome is Outcome.PERMANENT:
-        return Decision("failed", now, "permanent failure")
-    delay = result.retry_after if result.retry_after is not None else backoff.delay(attempts - 1)
-    deadline = created + retry_for
-    if now + delay > deadline:
-        if now >= deadline:
-            return Decision("failed", now, f"gave up after {attempts} attempts")
-        delay = deadline - now  # one last try right at the deadline
-    return Decision("pending", now + delay, f"retry in {delay:.1f}s")
 
 
 @dataclass
@@ -95,6 +62,7 @@ class TargetWorker:
         self._wakeup = asyncio.Event()
         self.busy = False
         self.retired = False  # the target left the configuration: finish the attempt, stop
+        self.waiting = False  # busy, but between two attempts of its item (a retry's wait)
         self._replaced: list[Target] = []  # targets swapped out, closed once idle
         self.task: asyncio.Task[None] | None = None
 
@@ -166,8 +134,8 @@ class TargetWorker:
         if self.spilled:
             self.spilled = 0
             self.dispatcher.spawn(self.dispatcher.drop_stored(self.target.name))
-        if not self.busy and self.task is not None:
-            self.task.cancel()
+        if (not self.busy or self.waiting) and self.task is not None:
+            self.task.cancel()  # idle, or waiting to retry (that item is dropped as it stops)
         return left
 
     def close_replaced(self) -> None:
@@ -205,7 +173,20 @@ class TargetWorker:
         while True:
             wait = next_attempt - d.clock()
             if wait > 0:
-                await d.sleep(wait)
+                # Waiting for a retry is not an attempt in flight: a reload that removed this
+                # target drops the item now, rather than retrying where it no longer goes.
+                if self.retired:
+                    d.drop(item)
+                    return
+                self.waiting = True
+                try:
+                    await d.sleep(wait)
+                except asyncio.CancelledError:
+                    if self.retired:
+                        d.drop(item)
+                    raise
+                finally:
+                    self.waiting = False
             result = await self.target.send(item.document)
             attempts += 1
             now = d.clock()
@@ -326,7 +307,7 @@ class Dispatcher:
 
     def _retire(self, worker: TargetWorker) -> None:
         for item in worker.retire():
-            self._drop(item)
+            self.drop(item)
         self._retired = [w for w in self._retired if w.task is not None and not w.task.done()]
         if worker.task is None:
             self.spawn(worker.target.close())
@@ -345,7 +326,7 @@ class Dispatcher:
         """Hand over ``item``; ``stored`` says it is in the store (it may wait there)."""
         worker = self.workers.get(item.target)
         if worker is None:
-            self._drop(item)
+            self.drop(item)
             return
         worker.put(item, stored=stored)
 
@@ -382,7 +363,7 @@ class Dispatcher:
                 target,
             )
 
-    def _drop(self, item: OutboxItem) -> None:
+    def drop(self, item: OutboxItem) -> None:
         log.error(
             "notification %s is for target %s, which is no longer configured: dropped",
             item.id,
