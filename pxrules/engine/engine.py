@@ -87,9 +87,9 @@ class Engine:
             self._changes,
             self.stats,
             emit,
+            on_suppressed,
         )
         self._evaluate = self.machine.evaluate
-        self.machine.on_suppressed = on_suppressed
         self.gate: Gate | None = None
         config = ruleset.config
         windows_used = any(r.definition.mute_during or r.definition.only_during

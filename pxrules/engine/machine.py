@@ -38,6 +38,7 @@ class AlertMachine:
         changes: ChangeSet,
         stats: EngineStats,
         emit: Callable[[Alert], None],
+        on_suppressed: Callable[[Suppressed], None] | None = None,
     ) -> None:
         self._tracks = tracks  # by rule index
         self._values = values
@@ -47,7 +48,7 @@ class AlertMachine:
         self._emit = emit
         self.gate: Gate | None = None  # set when silences are consulted
         #: Hears of each notification flapping holds back (replay --show-suppressed).
-        self.on_suppressed: Callable[[Suppressed], None] | None = None
+        self.on_suppressed = on_suppressed
         # The change set's own flag and set, read without a hop on every evaluation.
         self._track_changes = changes.enabled
         self._dirty_tracks = changes.tracks
@@ -141,21 +142,22 @@ class AlertMachine:
             if track.phase is PENDING:
                 self._fire(rule, key, track, due)
         elif name == "keep":
-            if track.phase is FIRING and track.clearing_since is not None:
+            if track.clearing_since is not None:  # else it re-triggered (or resolved) since
                 self._resolve(rule, key, track, due)
-        elif name == "repeat" and track.phase is FIRING and track.notified and d.repeat:
-            if track.flapping:
-                return  # quiet while flapping; settling announces it again
-            track.last_notice = due
-            self._timers.schedule(
-                rule.index, key, track, "repeat", due + timedelta(seconds=d.repeat)
-            )
-            if self.gate is None or not self.gate.check(rule, key, track, "firing", due):
-                self._notify(rule, key, track, "firing", due)
-        elif name == "release" and self.gate is not None:
-            self.gate.on_release(rule, key, track, due)
-        elif name == "flap" and track.flapping and d.flapping is not None:
-            self._settle(rule, key, track, due, d.flapping.window)
+        elif name == "repeat":
+            if track.phase is FIRING and track.notified and d.repeat and not track.flapping:
+                # (quiet while flapping: settling announces it again)
+                track.last_notice = due
+                self._timers.schedule(
+                    rule.index, key, track, "repeat", due + timedelta(seconds=d.repeat)
+                )
+                if self.gate is None or not self.gate.check(rule, key, track, "firing", due):
+                    self._notify(rule, key, track, "firing", due)
+        elif name == "release":
+            if self.gate is not None:
+                self.gate.on_release(rule, key, track, due)
+        elif name == "flap":
+            self._settle(rule, key, track, due)
 
     def resume(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
         """Re-arm the timers of a track restored from a saved state.
@@ -196,16 +198,15 @@ class AlertMachine:
             entry = self._values.get(other)
             if entry is None or entry.value is None:
                 return False  # a key with no value does not satisfy where
-            if predicate(Reading(entry.value, entry.number, last_set=entry.last_set)) is not True:
+            # (``stale``, the one test of ``last_set``, is not allowed in ``where``)
+            if predicate(Reading(entry.value, entry.number)) is not True:
                 return False
         return True
 
     def _fire(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
         d = rule.definition
-        track.phase = FIRING
+        track.phase = FIRING  # from inactive, or pending whose ``for`` timer is this call
         track.clearing_since = None
-        if track.timers:
-            self._timers.cancel(track, "for")
         if d.flapping is not None and self._flaps(rule, key, track, at):
             return
         if d.cooldown and not _cooldown_allows(d, track, at):
@@ -222,8 +223,7 @@ class AlertMachine:
                 self._timers.schedule(rule.index, key, track, "repeat", due)
             return
         if track.owed and track.notified:  # the last episode's resolve was held: it goes first
-            track.owed = False
-            self._notify(rule, key, track, "resolved", at, since=at)
+            self._notify(rule, key, track, "resolved", at)  # (announcing clears ``owed``)
         self._announce_firing(rule, key, track, at)
 
     def _announce_firing(
@@ -239,9 +239,10 @@ class AlertMachine:
         self._notify(rule, key, track, "firing", at)
 
     def _resolve(self, rule: CompiledRule, key: str, track: AlertTrack, at: datetime) -> None:
+        # A firing track has no ``for`` timer, and resolving is either its ``keep`` timer
+        # running (gone from the heap) or the condition clearing with no keep_firing_for.
         if track.timers:
-            for name in ("for", "keep", "repeat"):
-                self._timers.cancel(track, name)
+            self._timers.cancel(track, "repeat")
         # The state is final before anything is emitted: a subscriber persisting it sees it so.
         announce, since = rule.definition.resolve and track.notified, track.since
         track.phase = INACTIVE
@@ -289,15 +290,17 @@ class AlertMachine:
         self._timers.schedule(rule.index, key, track, "flap", at + timedelta(seconds=spec.window))
         return True
 
-    def _settle(
-        self, rule: CompiledRule, key: str, track: AlertTrack, due: datetime, window: float
-    ) -> None:
+    def _settle(self, rule: CompiledRule, key: str, track: AlertTrack, due: datetime) -> None:
         """A flapping alert's ``flap`` timer: stable for the window since its last change, it
-        stops flapping, and one notification says the state it settled in."""
-        last = track.changes[-1] if track.changes else due
-        if (due - last).total_seconds() < window:
-            self._timers.schedule(rule.index, key, track, "flap", last + timedelta(seconds=window))
+        stops flapping, and one notification says the state it settled in.
+
+        The timer is due exactly a window after the last change: each change re-arms it
+        (:meth:`_flaps`), and a restart arms it at the same time or later (:meth:`resume`).
+        """
+        if not track.flapping:
             return
+        assert track.changes  # a flapping track remembers its changes
+        last = track.changes[-1]
         track.flapping, track.changes = False, None
         gate = self.gate
         if track.phase is FIRING:
@@ -310,9 +313,11 @@ class AlertMachine:
             track.notified = True  # receivers were told "flapping": they need the outcome
             if gate is not None and gate.check(rule, key, track, "resolved", due):
                 track.owed = True
+                if track.phase is INACTIVE:
+                    track.since = last  # the resolve sent when the hold ends: since then
             else:
                 track.notified = False
-                self._notify(rule, key, track, "resolved", due, since=track.since or last)
+                self._notify(rule, key, track, "resolved", due, since=last)
 
     def release(self, rule: CompiledRule, key: str, track: AlertTrack, now: datetime) -> None:
         """What a silence held back may go now: the firing of an alert still firing that
@@ -323,9 +328,10 @@ class AlertMachine:
             self._dirty_tracks.add((rule.index, key))
         if rule.event_rule:
             return
-        if track.phase is FIRING and not track.notified:
-            self._announce_firing(rule, key, track, now)
-        elif track.phase is not FIRING and track.notified:
+        if track.phase is FIRING:
+            if not track.notified:
+                self._announce_firing(rule, key, track, now)
+        elif track.notified:  # inactive, or pending again: the resolve that was held goes
             since = track.since if track.phase is INACTIVE else None
             track.notified = False
             if track.phase is INACTIVE:
