@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -50,14 +51,15 @@ class ServiceStatus:
             lock.release()
             raise
         except Exception as exc:  # whatever else, alerting goes on in memory
+            why = _explained(exc, path)
             log.error(
                 "cannot open the state file %s (%s): alerting goes on IN MEMORY ONLY; "
                 "restarts will lose state and pending deliveries until this is fixed",
                 path,
-                exc,
+                why,
             )
             self.store = Store.open(":memory:")
-            self.store_problem = f"cannot open {path}: {exc}"
+            self.store_problem = f"cannot open {path}: {why}"
         return self.store
 
     def close_store(self) -> None:
@@ -128,3 +130,14 @@ class ServiceStatus:
             "When the rules file was last loaded or reloaded successfully",
             self.reload_at,
         )
+
+
+def _explained(exc: Exception, path: str) -> str:
+    """SQLite says "unable to open database file" for a read-only file system: say so."""
+    try:
+        folder = os.path.dirname(os.path.abspath(path))
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"{exc} (read-only file system)"
+    except OSError:
+        pass
+    return str(exc)

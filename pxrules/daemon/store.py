@@ -284,7 +284,8 @@ class Store:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Store:
         """Open or create the state file (mode 0600). A corrupt one is moved aside loudly; a
-        path that is not a pxrules state file raises :class:`StateFileRefused` untouched."""
+        path that is not a pxrules state file raises :class:`StateFileRefused` untouched; one
+        that cannot be opened for writing (read-only, a full disk) raises the error untouched."""
         name = str(path)
         if name == ":memory:":
             return cls._connect(name)
@@ -296,6 +297,8 @@ class Store:
             os.close(fd)
         try:
             return cls._connect(name)
+        except sqlite3.OperationalError:
+            raise  # read-only, full, an I/O error: not a corrupt file, so it is left as it is
         except sqlite3.DatabaseError as exc:
             aside = file.with_name(f"{file.name}.corrupt-{int(time.time())}")
             for suffix in ("", "-wal", "-shm"):

@@ -1,4 +1,5 @@
-"""Process faults: kill -9 at random points; an unwritable state file."""
+"""Process faults: kill -9 at random points; a full disk, a read-only state file, an
+unwritable state path (real filesystems: tests/filesystems.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from pxrules.daemon.service import Daemon, RunOptions
+from pxrules.daemon.store import Store
 from pxrules.testing.simulator import Simulator
 
 from ..conftest import API_KEY
 from ..daemon_proc import DaemonProc
+from ..filesystems import fill, read_only_view, small_filesystem
 from ..helpers import until
 from ..receiver import Receiver
 
@@ -84,49 +87,59 @@ async def run_in_process(rules: Path, tmp_path: Path) -> tuple[Daemon, asyncio.F
     return daemon, task
 
 
-async def test_read_only_state_file_keeps_alerting_and_reports_degraded(
+async def test_a_full_disk_keeps_alerting_and_recovers_when_space_is_freed(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A real full filesystem (a small tmpfs, filled up): every alert is still delivered from
+    memory, /healthz says degraded and why; once space is freed the state file is written
+    again and the daemon is healthy."""
     async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
         rules = tmp_path / "rules.yaml"
         rules.write_text(rules_for(sim, rx), encoding="utf-8")
-        daemon, task = await run_in_process(rules, tmp_path)
-        try:
-            assert daemon.store is not None
-            daemon.store._db.execute("PRAGMA query_only=ON")  # every write now fails
-            for i in range(5):
-                await sim.set(f"k/{i}", "1")
-            await rx.requests.wait_for(lambda r: len(r) == 5)  # alerting goes on in memory
-            code, health = daemon.health()
+        with small_filesystem(tmp_path / "disk", "4m") as disk:
+            daemon, task = await run_in_process(rules, disk)
+            try:
+                filler = fill(disk)
+                for i in range(100):
+                    await sim.set(f"k/{i}", "1" * 200)
+                await rx.requests.wait_for(lambda r: len(r) == 100, 30)  # alerting goes on
+                assert "database or disk is full" in caplog.text
+                await until(lambda: daemon.health()[1]["status"] == "degraded")
+                assert "full" in daemon.health()[1]["state_file"]
+                filler.unlink()
+                await sim.set("k/after", "1")
+                await rx.requests.wait_for(lambda r: len(r) == 101)
+                await until(lambda: daemon.health()[1]["status"] == "ok")
+            finally:
+                daemon.stop()
+                assert await task == 0
+
+
+async def test_a_state_file_on_a_read_only_filesystem_is_left_alone_and_alerting_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A valid state file seen through a real read-only mount: not taken for a corrupt file
+    (nothing renamed or written), the daemon alerts from memory and says why."""
+    kept = tmp_path / "state"
+    kept.mkdir()
+    Store.open(kept / "s.db").close()
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(rules_for(sim, rx), encoding="utf-8")
+        with read_only_view(kept, tmp_path / "ro") as ro:
+            daemon = await DaemonProc(rules, ro / "s.db").start()
+            await sim.set("k/1", "1")
+            await rx.requests.wait_for(lambda r: len(r) == 1)
+            code, body = await daemon.get("/healthz")
+            health = json.loads(body)
             assert code == 200 and health["status"] == "degraded"
-            assert "readonly" in health["state_file"]
-            assert "cannot write the state file" in caplog.text
-            daemon.store._db.execute("PRAGMA query_only=OFF")  # writable again
-            await sim.set("k/after", "1")
-            await rx.requests.wait_for(lambda r: len(r) == 6)
-            assert daemon.health()[1]["status"] == "ok"
-        finally:
-            daemon.stop()
-            assert await task == 0
-
-
-async def test_full_disk_keeps_alerting(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """SQLite's own 'database or disk is full', provoked with max_page_count."""
-    async with Simulator(api_key=API_KEY) as sim, Receiver() as rx:
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(rules_for(sim, rx), encoding="utf-8")
-        daemon, task = await run_in_process(rules, tmp_path)
-        try:
-            assert daemon.store is not None
-            db = daemon.store._db
-            db.execute(f"PRAGMA max_page_count={db.execute('PRAGMA page_count').fetchone()[0]}")
-            for i in range(300):  # enough outbox rows to need pages the file may not grow to
-                await sim.set(f"k/{i}", "1" * 200)
-            await rx.requests.wait_for(lambda r: len(r) == 300, 30)
-            assert "database or disk is full" in caplog.text
-        finally:
-            daemon.stop()
-            assert await task == 0
+            assert health["state_file"].startswith(f"error: cannot open {ro / 's.db'}")
+            assert "readonly" in health["state_file"] or "read-only" in health["state_file"]
+            assert await daemon.stop() == 0
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before
+    assert any("IN MEMORY ONLY" in m for m in daemon.messages())
+    assert not any("unreadable" in m or "corrupt" in m for m in daemon.messages())
 
 
 async def test_unwritable_state_path_runs_in_memory(tmp_path: Path) -> None:
