@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class Receiver:
         self._hung: list[asyncio.Event] = []
         self.open = asyncio.Event()  # cleared: requests are recorded, answered once it is set
         self.open.set()
+        self._reserved: socket.socket | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -75,10 +77,24 @@ class Receiver:
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        site: web.BaseSite
+        if self._reserved is not None:  # the port it held refused connections until now
+            site = web.SockSite(self._runner, self._reserved)
+        else:
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
+
+    def reserve(self) -> int:
+        """Take a port now, bound but not listening (every connection to it is refused), that
+        ``async with`` later serves on: a receiver that is down, then comes up on the same URL,
+        with no window in which another program could take the port."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self._reserved = sock
+        self.port = sock.getsockname()[1]
+        return self.port
 
     async def __aexit__(self, *exc: object) -> None:
         self.open.set()

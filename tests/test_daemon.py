@@ -150,10 +150,8 @@ async def test_sigterm_while_firing_then_restart_sends_no_duplicate(
 
 
 async def test_pending_delivery_survives_a_restart(sim: Simulator, tmp_path: Path) -> None:
-    async with Receiver() as down:
-        port = down.port  # reserve a port, then close it: the receiver is down
     rx = Receiver()
-    rx.port = port
+    rx.reserve()  # bound, not listening: the receiver is down until `async with rx`
     rules = write(tmp_path / "rules.yaml", rules_text(sim, rx))
     state = tmp_path / "state.db"
     daemon = await DaemonProc(rules, state, env=ENV).start()

@@ -147,9 +147,13 @@ async def test_server_down_at_start_then_up(sim: Simulator) -> None:
 
 async def test_reconnect_delays_follow_the_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """With nothing listening, the delays asked for are exactly the policy's, jitter pinned."""
-    with socket.socket() as probe:
+    with socket.socket() as probe:  # held, bound but not listening: connections are refused
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: connection refused at TCP level
+        port = probe.getsockname()[1]
+        await delays_when_refused(port, monkeypatch)
+
+
+async def delays_when_refused(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     policy = Backoff(initial=1, maximum=8, factor=2, jitter=0.5, rng=lambda: 0.75)
     source = PxServSource(api_key=API_KEY, url=f"http://127.0.0.1:{port}", backoff=policy)
     delays: list[float] = []
