@@ -262,7 +262,12 @@ async def reconnect_delays(
     monkeypatch.setattr(source, "_sleep", record)
     async with source:
         while len(delays) < 4:
-            if sim.clients:
+            # Only once the client has its connection acknowledged: a namespace disconnect
+            # sent while the server is still in its connect handler goes out before the
+            # acknowledgement, and the client then believes a connection the server dropped
+            # (python-socketio ignores a disconnect for a namespace it has not joined yet).
+            connected = source.current_status.state is ConnectionState.CONNECTED
+            if connected and sim.clients:
                 await sim.disconnect_all()
             await asyncio.sleep(0.01)
     return delays[:4]
