@@ -48,6 +48,11 @@ def test_a_retry_that_lands_exactly_on_the_deadline_is_kept() -> None:
     assert decision == Decision("pending", 3600.0, "retry in 1.0s")
 
 
+def test_a_retry_asked_for_at_once_at_the_deadline_is_still_made() -> None:
+    at_once = Result(Outcome.RETRY, "HTTP 429", retry_after=0)
+    assert step(at_once, attempts=9, now=3600.0) == Decision("pending", 3600.0, "retry in 0.0s")
+
+
 def test_a_retry_past_the_deadline_is_clipped_to_one_last_try_at_it() -> None:
     decision = step(attempts=9, now=3590.0)  # backoff 256 s would end past 3600
     assert decision == Decision("pending", 3600.0, "retry in 10.0s")

@@ -119,3 +119,16 @@ def test_a_cancelled_or_rearmed_timer_runs_once_at_its_last_time() -> None:
     h.clock.advance_to(100)
     assert h.fired == [(20, "a", "for", 20)]
     assert h.tracks[0]["a"].timers == {} and h.tracks[0]["b"].timers == {}
+
+
+def test_a_stale_entry_does_not_delay_a_live_one_due_with_it() -> None:
+    """A cancelled timer's entry at the top of the heap is skipped, and the live timer due at
+    the same instant runs in the same wake-up: before what the scheduler has next at that
+    instant (here an action scheduled after both timers were armed)."""
+    h = Heap()
+    h.arm("a", 10)
+    TimerHeap.cancel(h.tracks[0]["a"], "for")  # its entry stays in the heap, first
+    h.arm("b", 10)
+    h.at(10, lambda: h.fired.append((h.clock.clock, "-", "action", 10)))
+    h.clock.advance_to(20)
+    assert h.fired == [(10, "b", "for", 10), (10, "-", "action", 10)]
