@@ -63,9 +63,10 @@ def test_json_format_prints_alert_documents() -> None:
     )
     first = docs[0]
     assert set(first) == {
-        "version", "id", "fingerprint", "rule", "key", "state", "severity", "value", "number",
-        "previous", "since", "at", "title", "message",
+        "version", "id", "fingerprint", "project", "rule", "key", "state", "severity", "value",
+        "number", "previous", "since", "at", "title", "message",
     }  # fmt: skip
+    assert first["project"] == "rules.example"  # the rules file's name: it names no project
     assert (first["previous"], first["message"]) == ("0", "door is now open (was 0)")
 
 

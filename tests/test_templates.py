@@ -38,7 +38,7 @@ def test_every_documented_name_is_in_the_check_sample_and_the_engine_context() -
     assert set(SAMPLE) == set(NAMES)
     every = " ".join(f"{name}={{{{ {name} }}}}" for name in NAMES if name != "values")
     ruleset = RuleSet.from_text(
-        "rules: [{name: hot, key: t, when: {above: 30}, "
+        "project: p\nrules: [{name: hot, key: t, when: {above: 30}, "
         f"message: '{every} values={{{{ values.t }}}}'}}]"
     )
     Template(ruleset.rules[0].definition.message.source).check()
@@ -49,7 +49,9 @@ def test_every_documented_name_is_in_the_check_sample_and_the_engine_context() -
         Event(kind="set", key="t", value="31", number=31.0, at=scheduler.now, icon="th")
     )
     assert len(alerts) == 1
-    assert alerts[0].startswith("rule=hot description= key=t value=31 number=31.0 previous=None")
+    assert alerts[0].startswith(
+        "project=p rule=hot description= key=t value=31 number=31.0 previous=None"
+    )
     assert "icon=th" in alerts[0] and alerts[0].endswith("values=31")
 
 

@@ -55,7 +55,7 @@ def start_engine(
     max_keys: int = MAX_KEYS,
     on_late: Callable[[float], None] | None = None,
     silences: SilenceBook | None = None,
-    project: str = "",
+    project: str | None = None,
 ) -> Engine:
     """An engine for ``config`` resuming from ``state``, keeping changes for checkpoints."""
     return Engine(

@@ -116,6 +116,7 @@ class Daemon:
         if isinstance(config, ExitCode):
             log.error("cannot use the rules file %s: not starting", self.options.rules_path)
             return config
+        self.project = config.project
         try:
             store = self.status.open_store(self.options.state_path, self.options.dry_run)
         except StateFileRefused as exc:
@@ -379,6 +380,8 @@ class Daemon:
             return False
         if config.source != old_config.source:
             log.warning("reload: changes to `source` take effect only after a restart")
+        if config.project != self.project:
+            log.warning("reload: a new `project` name takes effect only after a restart")
         snapshot = old_engine.snapshot()
         old_engine.dispose()
         self.outbox.flush()

@@ -58,10 +58,13 @@ class Engine:
         max_keys: int = MAX_KEYS,
         on_late: Callable[[float], None] | None = None,
         silences: SilenceBook | None = None,
-        project: str = "",
+        project: str | None = None,
         on_suppressed: Callable[[Suppressed], None] | None = None,
     ) -> None:
         self.ruleset = ruleset
+        if project is None:  # the rules file's own (``project:``, or the file's name)
+            project = ruleset.config.project
+        self.project = project
         self._plans = ruleset.plans  # read directly on the hot path
         self.id_salt = id_salt
         self.scheduler = scheduler
@@ -83,7 +86,7 @@ class Engine:
             self._by_index,
             self.values,
             self.timers,
-            AlertRenderer(self.values, id_salt, self.stats),
+            AlertRenderer(self.values, id_salt, self.stats, project),
             self._changes,
             self.stats,
             emit,

@@ -46,7 +46,10 @@ class ValuesView(Mapping[str, str]):
 class AlertRenderer:
     """Builds the alert of one notification of a rule and key."""
 
-    def __init__(self, values: dict[str, KeyValue], id_salt: str, stats: EngineStats) -> None:
+    def __init__(
+        self, values: dict[str, KeyValue], id_salt: str, stats: EngineStats, project: str = ""
+    ) -> None:
+        self.project = project
         self._values = values
         self._values_view = ValuesView(values)
         self.id_salt = id_salt
@@ -103,6 +106,7 @@ class AlertRenderer:
             at,
             title,
             message,
+            self.project,
         )
 
     def _context(
@@ -117,6 +121,7 @@ class AlertRenderer:
         d = rule.definition
         renders = rule.renders  # times are formatted only for templates that show them
         return {
+            "project": self.project,
             "rule": d.name,
             "description": d.description or "",
             "key": key,

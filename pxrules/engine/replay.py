@@ -141,7 +141,7 @@ class Replayer:
         state: Mapping[str, Any] | None = None,
         start: datetime | None = None,
         silences: SilenceBook | None = None,
-        project: str = "",
+        project: str | None = None,
         on_suppressed: Callable[[Suppressed], None] | None = None,
     ) -> None:
         self.ruleset = ruleset

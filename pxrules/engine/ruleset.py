@@ -41,7 +41,7 @@ class RuleSet(RuleIndex):
         *,
         state: Mapping[str, Any] | None = None,
         silences: SilenceBook | None = None,
-        project: str = "",
+        project: str | None = None,
     ) -> reactivex.Observable[Alert]:
         """The alert stream for ``events``. Each subscription runs its own engine.
 

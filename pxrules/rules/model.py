@@ -92,6 +92,8 @@ class Config:
     inhibit: tuple[InhibitRule, ...] = ()
     #: Notifiers whose notifications wait in a buffer: grouped, or with time windows.
     buffered: Mapping[str, Buffering] = field(default_factory=dict)
+    #: The project's name: ``project:``, or the file's name without its extension.
+    project: str = ""
 
     @property
     def longest_duration(self) -> float:

@@ -98,6 +98,9 @@ Scalar = Annotated[
 ]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+#: A project's name: a label in alert documents, log lines, metrics and silence matchers.
+PROJECT_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+ProjectName = Annotated[str, Field(pattern=PROJECT_NAME)]
 KeyPattern = Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -459,6 +462,11 @@ class RulesFile(Strict):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
+    project: ProjectName | None = Field(
+        None,
+        description="The project's name, in every alert document, log line and metric of it "
+        "(letters, digits, '.', '_', '-'; up to 64). Default: the file's name without .yaml.",
+    )
     source: SourceSpec = Field(
         default_factory=lambda: SourceSpec(), description="Where events come from."
     )

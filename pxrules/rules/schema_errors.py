@@ -29,7 +29,7 @@ from .schema import (
 from .yamldoc import Path
 
 #: The fields a rules file may have at its top.
-TOP_LEVEL = ("source", "notifiers", "defaults", "time_windows", "inhibit", "rules")
+TOP_LEVEL = ("project", "source", "notifiers", "defaults", "time_windows", "inhibit", "rules")
 
 
 def _all_field_names() -> list[str]:

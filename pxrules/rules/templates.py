@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 #: The names a template may use (docs/rules.md, "Templates").
 NAMES = (
+    "project",
     "rule",
     "description",
     "key",
@@ -111,6 +112,7 @@ class _SampleValues(dict[str, str]):
 
 
 SAMPLE: Mapping[str, Any] = {
+    "project": "sample-project",
     "rule": "sample-rule",
     "description": "a sample rule",
     "key": "humidity",

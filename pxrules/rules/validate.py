@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from .model import (
 from .problems import Level, Problem, format_location
 from .schema import (
     EVENT_CONDITIONS,
+    PROJECT_NAME,
     DefaultsSpec,
     InhibitSpec,
     NotifierSpec,
@@ -194,6 +196,7 @@ class Validator(Reporter):
             base = raw_source if isinstance(raw_source, dict) else {}
             data["source"] = {**base, **self.source_overrides}
 
+        project = self.check_project(data.get("project"))
         source = self.validate(SourceSpec, data.get("source") or {}, ("source",))
         if source is not None and not self.covered_by_unset_var(("source", "url")):
             self.check_http_url(source.url, ("source", "url"))
@@ -231,7 +234,7 @@ class Validator(Reporter):
         compiled = tuple(compile_rule(rule, defaults) for rule in rules)
         config = Config(
             self.path, source, notifiers, compiled, windows, inhibit,
-            buffering(notifiers, defaults),
+            buffering(notifiers, defaults), project,
         )  # fmt: skip
         return config, rule_count, notifier_count
 
@@ -282,6 +285,16 @@ class Validator(Reporter):
                     )
             rules.append(rule)
         return tuple(rules)
+
+    def check_project(self, raw: Any) -> str:
+        """``project``: a name, or the file's name without its extension."""
+        if raw is None:
+            return default_project(self.path)
+        if not isinstance(raw, str) or not re.fullmatch(PROJECT_NAME, raw):
+            self.report(("project",), f"project {raw!r}: letters, digits, '.', '_' and '-' "
+                        "(starting with a letter or digit), up to 64")  # fmt: skip
+            return default_project(self.path)
+        return raw
 
     def check_http_url(self, url: str, where: Path) -> None:
         parts = urlsplit(url)
@@ -461,3 +474,11 @@ class Validator(Reporter):
             if name not in used:
                 message = f"notifier {name!r} is not used"
                 self.report(("notifiers", name), message, "warning", key=True)
+
+
+def default_project(path: str) -> str:
+    """A rules file's project when it names none: its name without the extension
+    (``""`` for text that is not a file)."""
+    if path.startswith("<"):
+        return ""
+    return PurePath(path).stem
