@@ -92,3 +92,37 @@ async def test_demo_script_crosses_threshold_and_silences_soil(sim: Simulator) -
     assert max(humidity) > 71 and min(humidity) < 65  # crosses a 70 threshold and comes back
     assert soil_updates == 8  # reports for the first 8 s, then goes silent
     assert sim.data["door"].value in ("0", "1")
+
+
+async def test_one_server_serves_many_projects_each_seeing_only_its_own() -> None:
+    """Each API key is a project with its own keys: REST and pushes never cross over."""
+    async with Simulator(api_key="p0", api_keys=[f"p{i}" for i in range(1, 20)]) as sim:
+        got: dict[str, Collector[Event]] = {k: Collector() for k in ("p0", "p7", "p19")}
+        sources = [PxServSource(api_key=k, url=sim.url, snapshot=False, backoff=FAST)
+                   for k in got]  # fmt: skip
+        try:
+            for source, collector in zip(sources, got.values(), strict=True):
+                source.events.subscribe(collector)
+                await source.start()
+                await source.wait_connected()
+            assert sim.clients == 3 and len(sim.project("p7").clients) == 1
+            await sim.project("p7").set("humidity", "40")
+            status, _ = await call(sim, "POST", "/database/setData",
+                                   {"key": "door", "value": "1"}, key="p19")  # fmt: skip
+            assert status == 200
+            await sim.set("humidity", "70")  # the first project's
+            for collector in got.values():
+                await collector.wait_count(1)
+        finally:
+            for source in sources:
+                await source.close()
+        assert {k: [(e.key, e.value) for e in c.items] for k, c in got.items()} == {
+            "p0": [("humidity", "70")],
+            "p7": [("humidity", "40")],
+            "p19": [("door", "1")],
+        }
+        assert (await call(sim, "GET", "/database/getAll", key="p7"))[1]["data"] == {
+            "humidity": "40"
+        }
+        assert (await call(sim, "GET", "/database/getAll", key="p3"))[1]["data"] == {}
+        assert (await call(sim, "GET", "/database/getAll", key="p20"))[0] == 401

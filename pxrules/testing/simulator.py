@@ -6,6 +6,12 @@ Used by ``pxrules simulate``, ``pxrules demo`` and the tests (on a real port)::
         await sim.set("humidity", "71.5")           # stored, pushed to clients as setData
         await sim.disconnect_all()                  # server-side namespace disconnect
         await sim.pause(); await sim.resume()       # listening socket down, then up again
+
+One server serves several projects, as PxServ does: each API key is a project with its own
+keys, and a client sees only its own project's changes::
+
+    async with Simulator(api_key="a", api_keys=["b", "c"]) as sim:
+        await sim.project("b").set("humidity", "40")  # only clients of key "b" hear it
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import math
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -42,8 +48,45 @@ class _Item:
         return {"key": key, "lastUpdate": self.last_update, "icon": self.icon, "value": self.value}
 
 
+class Project:
+    """One project of the simulator: its keys and values; what it changes is pushed to the
+    clients connected with its API key only."""
+
+    def __init__(self, server: socketio.AsyncServer, api_key: str) -> None:
+        self.api_key = api_key
+        self.data: dict[str, _Item] = {}
+        self.clients: set[str] = set()  # Socket.IO session ids connected with this key
+        self._sio = server
+
+    async def set(self, key: str, value: str, icon: str | None = None) -> dict[str, Any]:
+        """Store a value and push ``setData`` to its clients, as a device write would."""
+        item = self.data.get(key)
+        item = _Item(value, format_time(datetime.now(UTC)), icon or (item.icon if item else None))
+        self.data[key] = item
+        payload = item.payload(key)
+        await self._sio.emit("setData", payload, to=self.api_key)
+        return payload
+
+    def set_quietly(self, key: str, value: str) -> None:
+        """Change a value without pushing it: what a client misses during an outage."""
+        self.data[key] = _Item(value, format_time(datetime.now(UTC)))
+
+    async def remove(self, key: str) -> bool:
+        if self.data.pop(key, None) is None:
+            return False
+        await self._sio.emit("removeData", {"key": key}, to=self.api_key)
+        return True
+
+    async def emit_raw(self, event: str, payload: Any) -> None:
+        """Push an arbitrary payload (malformed ones included) to its clients."""
+        await self._sio.emit(event, payload, to=self.api_key)
+
+
 class Simulator:
-    """An in-process PxServ server. ``port=0`` picks a free port; :attr:`url` tells it."""
+    """An in-process PxServ server. ``port=0`` picks a free port; :attr:`url` tells it.
+
+    ``api_key`` is the first project's key (the one :meth:`set` and :attr:`data` use);
+    ``api_keys`` adds more projects (:meth:`project`, :meth:`add_project`)."""
 
     def __init__(
         self,
@@ -51,13 +94,13 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        api_keys: Iterable[str] = (),
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
     ) -> None:
         self.api_key = api_key
         self.host = host
         self.port = port
-        self.data: dict[str, _Item] = {}
         self.connections = 0  # accepted Socket.IO connections since start, for tests
         self.refusals = 0  # refused Socket.IO connections since start, for tests
         self._sio = socketio.AsyncServer(
@@ -72,7 +115,12 @@ class Simulator:
         )
         self._sio.on("connect", self._on_connect)
         self._sio.on("disconnect", self._on_disconnect)
-        self._clients: set[str] = set()
+        self._clients: dict[str, Project] = {}  # session id → its project
+        self.projects: dict[str, Project] = {}
+        self.main = self.add_project(api_key)
+        self.data = self.main.data  # the first project's keys
+        for key in api_keys:
+            self.add_project(key)
         self._app = web.Application(client_max_size=1_000_000)
         self._sio.attach(self._app)
         self._app.add_routes(
@@ -95,8 +143,18 @@ class Simulator:
 
     @property
     def clients(self) -> int:
-        """Number of Socket.IO clients connected now."""
+        """Number of Socket.IO clients connected now (of every project)."""
         return len(self._clients)
+
+    def add_project(self, api_key: str) -> Project:
+        """Serve one more project (or return the one with this key)."""
+        project = self.projects.get(api_key)
+        if project is None:
+            project = self.projects[api_key] = Project(self._sio, api_key)
+        return project
+
+    def project(self, api_key: str) -> Project:
+        return self.projects[api_key]
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -125,6 +183,8 @@ class Simulator:
             # Engine.IO level: the transport closes, as when a server process dies.
             await self._sio.eio.disconnect()
         self._clients.clear()
+        for project in self.projects.values():
+            project.clients.clear()
 
     async def resume(self) -> None:
         """Listen again on the same port after :meth:`pause`."""
@@ -154,27 +214,19 @@ class Simulator:
     # -- driving it from tests and the generator ------------------------------------------
 
     async def set(self, key: str, value: str, icon: str | None = None) -> dict[str, Any]:
-        """Store a value and push ``setData`` to every client, as a device write would."""
-        item = self.data.get(key)
-        item = _Item(value, format_time(datetime.now(UTC)), icon or (item.icon if item else None))
-        self.data[key] = item
-        payload = item.payload(key)
-        await self._sio.emit("setData", payload)
-        return payload
+        """Store a value in the first project and push ``setData`` to its clients."""
+        return await self.main.set(key, value, icon)
 
     def set_quietly(self, key: str, value: str) -> None:
         """Change a value without pushing it: what a client misses during an outage."""
-        self.data[key] = _Item(value, format_time(datetime.now(UTC)))
+        self.main.set_quietly(key, value)
 
     async def remove(self, key: str) -> bool:
-        if self.data.pop(key, None) is None:
-            return False
-        await self._sio.emit("removeData", {"key": key})
-        return True
+        return await self.main.remove(key)
 
     async def emit_raw(self, event: str, payload: Any) -> None:
-        """Push an arbitrary payload (malformed ones included) to every client."""
-        await self._sio.emit(event, payload)
+        """Push an arbitrary payload (malformed ones included) to the first project's clients."""
+        await self.main.emit_raw(event, payload)
 
     async def disconnect_all(self) -> None:
         """Server-side namespace disconnect of every client (Node's ``disconnectSockets(true)``)."""
@@ -190,14 +242,20 @@ class Simulator:
     # -- Socket.IO ------------------------------------------------------------------------
 
     async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if not isinstance(auth, dict) or auth.get("apiKey") != self.api_key:
+        key = auth.get("apiKey") if isinstance(auth, dict) else None
+        project = self.projects.get(key) if isinstance(key, str) else None
+        if project is None:
             self.refusals += 1
             raise socketio.exceptions.ConnectionRefusedError(INVALID_KEY)
-        self._clients.add(sid)
+        await self._sio.enter_room(sid, project.api_key)
+        self._clients[sid] = project
+        project.clients.add(sid)
         self.connections += 1
 
     async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
-        self._clients.discard(sid)
+        project = self._clients.pop(sid, None)
+        if project is not None:
+            project.clients.discard(sid)
 
     # -- REST -----------------------------------------------------------------------------
 
@@ -208,8 +266,9 @@ class Simulator:
             body["data"] = data
         return web.json_response(body, status=status)
 
-    def _authorized(self, request: web.Request) -> bool:
-        return request.headers.get("apikey") == self.api_key
+    def _project_of(self, request: web.Request) -> Project | None:
+        """The project whose API key the request carries (None: refused)."""
+        return self.projects.get(request.headers.get("apikey", ""))
 
     async def _body(self, request: web.Request) -> dict[str, Any] | None:
         try:
@@ -226,23 +285,23 @@ class Simulator:
         return key if isinstance(key, str) and key else None
 
     async def _get_all(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if (project := self._project_of(request)) is None:
             return self._reply(401, INVALID_KEY)
-        return self._reply(200, "OK", {key: item.value for key, item in self.data.items()})
+        return self._reply(200, "OK", {key: item.value for key, item in project.data.items()})
 
     async def _get_data(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if (project := self._project_of(request)) is None:
             return self._reply(401, INVALID_KEY)
         key = await self._key_from(request)
         if key is None:
             return self._reply(400, "Key is required.")
-        item = self.data.get(key)
+        item = project.data.get(key)
         if item is None:
             return self._reply(404, "Data not found.")
         return self._reply(200, "OK", item.payload(key))
 
     async def _set_data(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if (project := self._project_of(request)) is None:
             return self._reply(401, INVALID_KEY)
         body = await self._body(request)
         if body is None or not isinstance(body.get("key"), str) or not body["key"]:
@@ -251,27 +310,27 @@ class Simulator:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             return self._reply(400, "Value must be a string.")
         icon = body.get("icon") if isinstance(body.get("icon"), str) else None
-        return self._reply(200, "OK", await self.set(body["key"], str(value), icon))
+        return self._reply(200, "OK", await project.set(body["key"], str(value), icon))
 
     async def _toggle_data(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if (project := self._project_of(request)) is None:
             return self._reply(401, INVALID_KEY)
         key = await self._key_from(request)
         if key is None:
             return self._reply(400, "Key is required.")
-        current = self.data.get(key)
+        current = project.data.get(key)
         if current is not None and current.value not in ("0", "1"):
             return self._reply(400, "Value is not 0 or 1.")
         new = "0" if current is not None and current.value == "1" else "1"
-        return self._reply(200, "OK", await self.set(key, new))
+        return self._reply(200, "OK", await project.set(key, new))
 
     async def _remove_data(self, request: web.Request) -> web.Response:
-        if not self._authorized(request):
+        if (project := self._project_of(request)) is None:
             return self._reply(401, INVALID_KEY)
         key = await self._key_from(request)
         if key is None:
             return self._reply(400, "Key is required.")
-        if not await self.remove(key):
+        if not await project.remove(key):
             return self._reply(404, "Data not found.")
         return self._reply(200, "OK")
 
@@ -282,7 +341,7 @@ class Simulator:
 Tick = Callable[[float], Awaitable[None]]
 
 
-def demo_script(sim: Simulator, seed: int = 7) -> Tick:
+def demo_script(sim: Simulator | Project, seed: int = 7) -> Tick:
     """One tick of the demo readings at ``t`` seconds since start.
 
     - ``humidity``: a slow wave around 66 % that crosses 70 for ~10 s every 30 s, with noise;
