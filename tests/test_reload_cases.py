@@ -55,6 +55,8 @@ async def test_a_kept_rule_keeps_firing_and_a_renamed_one_starts_fresh(
             # same name, new threshold: still firing, so 80 is no new firing
             await reload(daemon, rules, rules_text(sim, hooks, f"[{rule('hot', threshold=72)}]"))
             await sim.set("humidity", "80")
+            # (the daemon has the 80 before the next reload: else the new rule would see it)
+            await daemon.wait_metric("pxrules_events_received_total", 2)
             # renamed: "hot" is gone (its state dropped, no resolve); "warm" starts fresh
             await reload(daemon, rules, rules_text(sim, hooks, f"[{rule('warm', threshold=72)}]"))
             await sim.set("humidity", "81")
