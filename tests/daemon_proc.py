@@ -108,8 +108,22 @@ class DaemonProc:
     async def wait_metric(
         self, name: str, minimum: float, timeout: float = 20.0, **labels: str
     ) -> None:
+        """Until the metric (summed over the samples with ``labels``) is at least ``minimum``."""
+        assert minimum > 0, "a metric is always at least 0: use wait_metric_at_most"
+
         async def poll() -> None:
             while await self.metric(name, **labels) < minimum:
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def wait_metric_at_most(
+        self, name: str, maximum: float, timeout: float = 20.0, **labels: str
+    ) -> None:
+        """Until the metric is at most ``maximum`` (an outbox drained, a connection lost)."""
+
+        async def poll() -> None:
+            while await self.metric(name, **labels) > maximum:
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(poll(), timeout)

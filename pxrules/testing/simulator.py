@@ -98,7 +98,6 @@ class Simulator:
         ping_interval: float = 25.0,
         ping_timeout: float = 20.0,
     ) -> None:
-        self.api_key = api_key
         self.host = host
         self.port = port
         self.connections = 0  # accepted Socket.IO connections since start, for tests
@@ -140,6 +139,19 @@ class Simulator:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        """The first project's key."""
+        return self.main.api_key
+
+    @api_key.setter
+    def api_key(self, key: str) -> None:
+        """Rotate the first project's key: the old one is refused from now on (its clients
+        stay connected, as a revoked key's session does until it is dropped)."""
+        del self.projects[self.main.api_key]
+        self.main.api_key = key
+        self.projects[key] = self.main
 
     @property
     def clients(self) -> int:
