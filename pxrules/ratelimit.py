@@ -21,7 +21,7 @@ class RateLimitedLog:
 
     def __init__(
         self,
-        logger: logging.Logger,
+        logger: logging.Logger | logging.LoggerAdapter,  # type: ignore[type-arg]
         level: int = logging.WARNING,
         interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,

@@ -142,7 +142,7 @@ rules:
 
     store = Store.open(str(tmp_path / "s.db"))
     try:
-        (group,) = store.load_groups()
+        (group,) = store.load_groups(project="noise")  # the rules file's name
         assert group[0] == "quiet" and next(iter(group[2]["pending"].values()))["rule"] == "loud"
     finally:
         store.close()

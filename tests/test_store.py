@@ -204,3 +204,69 @@ def test_the_wal_is_copied_back_beside_the_writer(
         plain.close()
     finally:
         store.close()
+
+
+#: The schema of state files written before projects (pxrules 0.1, schema 1), as it was.
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE key_values (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE tracks (rule TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (rule, key));
+CREATE TABLE outbox (id TEXT NOT NULL, target TEXT NOT NULL, notifier TEXT NOT NULL,
+    document TEXT NOT NULL, created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL, status TEXT NOT NULL DEFAULT 'pending', last_error TEXT,
+    PRIMARY KEY (id, target));
+CREATE INDEX outbox_pending ON outbox (status, created);
+CREATE INDEX outbox_target ON outbox (target, status, created);
+CREATE TABLE delivery_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL,
+    id TEXT NOT NULL, target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT);
+INSERT INTO meta VALUES ('schema', '1'), ('id_salt', 'abcd');
+INSERT INTO key_values VALUES ('t', '["75", null, false, 1.0, null]');
+INSERT INTO tracks VALUES ('hot', 't', '{"phase": "firing", "notified": true}');
+INSERT INTO outbox (id, target, notifier, document, created, next_attempt)
+    VALUES ('a1', 'hook', 'hook', '{"rule": "hot"}', 1.0, 1.0);
+INSERT INTO delivery_log (at, id, target, outcome, detail) VALUES (1.0, 'a1', 'hook', 'retry', 'x');
+"""
+
+
+def test_a_schema_1_file_is_upgraded_and_its_rows_go_to_the_daemons_one_project(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_1)
+    db.close()
+    store = Store.open(path)
+    try:
+        assert store._meta("schema") == "2" and store.id_salt == "abcd"
+        assert store.projects() == [""]
+        assert store.adopt("greenhouse") is True
+        assert store.adopt("greenhouse") is False  # once
+        state = store.load_engine_state(project="greenhouse")
+        assert state is not None and state["tracks"]["hot"]["t"]["phase"] == "firing"
+        assert state["values"]["t"][0] == "75"
+        assert [i.id for i in store.pending(project="greenhouse")] == ["a1"]
+        assert store.delivery_log(project="greenhouse") == [("a1", "hook", "retry", "x")]
+        assert store.load_engine_state(project="") is None
+        view = store.scoped("greenhouse")
+        assert view.id_salt == "abcd/greenhouse" and view.pending_counts() == {"hook": 1}
+    finally:
+        store.close()
+
+
+def test_a_project_never_reads_or_writes_another_projects_rows(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "s.db")
+    try:
+        a, b = store.scoped("a"), store.scoped("b")
+        a.record_alerts([("x", "hook", "hook", {"n": 1})], [("r", "k", {"phase": "firing"})], 1.0)
+        b.record_alerts([("x", "hook", "hook", {"n": 2})], [], 1.0)  # the same id and target
+        a.checkpoint({"values": {"k": ["1", None, False, 1.0, None]}, "tracks": {}}, full=False)
+        b.checkpoint({"values": {}, "tracks": {}}, full=True)  # replaces only b's state
+        assert [i.document for i in a.pending()] == [{"n": 1}]
+        assert [i.document for i in b.pending()] == [{"n": 2}]
+        state = a.load_engine_state()
+        assert state is not None and set(state["values"]) == {"k"} and "r" in state["tracks"]
+        assert b.load_engine_state() is None
+        assert store.adopt("a") is False  # nothing of before projects to adopt
+    finally:
+        store.close()

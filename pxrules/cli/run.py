@@ -18,18 +18,24 @@ from .loops import loop_option, run_on
 @click.command(
     short_help="Run the alerting daemon.",
     epilog="\b\nExamples:\n  pxrules run rules.yaml --http :9464\n"
+    "  pxrules run greenhouse.yaml cellar.yaml      (two projects)\n"
+    "  pxrules run projects/                        (every *.yaml in it)\n"
     "  pxrules run rules.yaml --url http://127.0.0.1:8765 --api-key demo-key --dry-run\n\n"
-    "SIGHUP reloads the rules file; SIGTERM/SIGINT stop it (deliveries get --grace seconds).\n\n"
+    "Each rules file is one project (its project: name, or the file's name).\n"
+    "SIGHUP reloads each rules file (and rescans directories); SIGTERM/SIGINT stop it "
+    "(deliveries get --grace seconds).\n\n"
     "Exit codes: 0 stopped by a signal, 1 invalid rules, 2 unreadable file or --http address "
     "in use, 3 PxServ refused the API key.",
 )
-@click.argument("rules_file", type=click.Path(path_type=Path))
+@click.argument("rules_files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--state",
     "state_path",
+    envvar="PXRULES_STATE",
     default="pxrules-state.db",
     show_default=True,
-    help="SQLite file for durable state; none keeps state in memory only (with a warning).",
+    help="SQLite file for durable state (one for every project); none keeps state in memory "
+    "only (with a warning) [env: PXRULES_STATE].",
 )
 @click.option("--url", default=None, help="PxServ URL, in place of the rules file's source.url.")
 @click.option(
@@ -75,8 +81,8 @@ from .loops import loop_option, run_on
     "--log-format", default="text", show_default=True, type=click.Choice(["text", "json"])
 )
 def run(
-    rules_file: Path, state_path: str, url: str | None, api_key: str | None, http: str | None,
-    http_token: str | None, dry_run: bool, max_keys: int, grace: float, loop: str,
+    rules_files: tuple[Path, ...], state_path: str, url: str | None, api_key: str | None,
+    http: str | None, http_token: str | None, dry_run: bool, max_keys: int, grace: float, loop: str,
     log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
@@ -89,9 +95,14 @@ def run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--http") from None
     formatter = setup_logging(log_level, log_format)
+    if state_path.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(
+            "PostgreSQL state is not supported by this version: give a SQLite file (or none)",
+            param_hint="--state",
+        )
     options = RunOptions(
-        rules_path=rules_file, state_path=state_path, http=http, http_token=http_token,
-        dry_run=dry_run, url=url,
+        rules_path=rules_files[0], more_rules=rules_files[1:], state_path=state_path, http=http,
+        http_token=http_token, dry_run=dry_run, url=url,
         api_key=api_key, grace=grace, max_keys=max_keys,
     )  # fmt: skip
     code = run_on(loop, Daemon(options, formatter=formatter).run)

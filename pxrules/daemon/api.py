@@ -123,11 +123,12 @@ class Api:
     async def keys(self, request: web.Request) -> web.Response:
         limit = _limit(request)
         match = request.query.get("match") or None
-        return web.json_response(self.console.keys(match, limit))
+        project = request.query.get("project") or None
+        return web.json_response(self.console.keys(match, limit, project))
 
     async def key_history(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
-        found = self.console.key_history(key)
+        found = self.console.key_history(key, request.query.get("project") or None)
         if found is None:
             return error(404, f"no key {key!r}")
         return web.json_response(found)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from ..engine import Engine
 from .memory import release_free_memory
-from .store import BACKGROUND, Store, StoreError
+from .store import BACKGROUND, ProjectStore, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -24,7 +24,9 @@ BURST_ROWS = 1000
 class Checkpointer:
     """Writes an engine's state (``engine()`` is the current one: a reload replaces it)."""
 
-    def __init__(self, store: Store, engine: Callable[[], Engine | None], interval: float) -> None:
+    def __init__(
+        self, store: ProjectStore, engine: Callable[[], Engine | None], interval: float
+    ) -> None:
         self.store = store
         self._engine = engine
         self.interval = interval

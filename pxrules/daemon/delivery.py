@@ -26,7 +26,7 @@ from ..backoff import Backoff
 from ..ratelimit import RateLimitedLog
 from .decision import DEFAULT_BACKOFF, Decision, next_step
 from .notifiers.base import Outcome, Result, Target
-from .store import AttemptRecord, OutboxItem, Store, StoreError
+from .store import AttemptRecord, OutboxItem, ProjectStore, StoreError
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
@@ -244,7 +244,7 @@ class Dispatcher:
     def __init__(
         self,
         targets: Mapping[str, list[Target]],
-        store: Store | None,
+        store: ProjectStore | None,
         *,
         retry_for: Mapping[str, float] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
@@ -405,7 +405,7 @@ class Dispatcher:
         """Wait for the attempt records being written now."""
         await asyncio.gather(*self._background, return_exceptions=True)
 
-    async def _write(self, store: Store) -> None:
+    async def _write(self, store: ProjectStore) -> None:
         """Write the attempt records in order, all that wait in one transaction; those that
         could not be written (disk full) are kept and written before the next ones, so a
         delivered item is not left pending."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..source import ConnectionState, PxServSource
+from ..source import ConnectionState
 from .lock import StateLock
 from .store import StateFileRefused, Store
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
+
+    from .project import ProjectRunner
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -89,27 +92,33 @@ class ServiceStatus:
         return self.store.file_problem or self.store.last_error or ""
 
     def health(
-        self, source: PxServSource | None, rules: int | None, outbox: int
+        self, projects: Sequence[ProjectRunner], broken: Mapping[Path, str] | None = None
     ) -> tuple[int, dict[str, Any]]:
-        """``/healthz``: 200 when connected with rules loaded, else 503; the details in JSON."""
-        status = source.current_status if source is not None else None
-        connected = status is not None and status.state is ConnectionState.CONNECTED
-        healthy = connected and rules is not None
+        """``/healthz``: 200 when every project is connected with its rules loaded, else 503;
+        the details in JSON, each project's under ``projects``."""
+        rows = [_project_health(p) for p in projects]
+        healthy = bool(rows) and all(r["connected"] for r in rows)
         state_ok = self.state_file_ok
-        last = source.stats.last_event_monotonic if source is not None else None
+        waiting = next((r for r in rows if not r["connected"]), rows[0] if rows else None)
+        lasts = [r["seconds_since_last_event"] for r in rows
+                 if r["seconds_since_last_event"] is not None]  # fmt: skip
+        fine = state_ok and not broken
         body: dict[str, Any] = {
-            "status": ("ok" if state_ok else "degraded") if healthy else "unavailable",
-            "connected": connected,
-            "connection": status.state.value if status else "starting",
-            "reason": status.reason if status else None,
-            "since": status.since.isoformat() if status else None,
-            "rules": rules or 0,
+            "status": ("ok" if fine else "degraded") if healthy else "unavailable",
+            "connected": healthy,
+            "connection": waiting["connection"] if waiting else "starting",
+            "reason": waiting["reason"] if waiting else None,
+            "since": waiting["since"] if waiting else None,
+            "rules": sum(r["rules"] for r in rows),
             "last_reload_successful": self.reload_ok,
-            "outbox": outbox,
+            "outbox": sum(r["outbox"] for r in rows),
             "state_file": "ok" if state_ok else f"error: {self.state_error()}",
-            "seconds_since_last_event": None if last is None else round(time.monotonic() - last, 3),
+            "seconds_since_last_event": min(lasts) if lasts else None,
             "version": __version__,
+            "projects": rows,
         }
+        if broken:
+            body["broken"] = {str(path): why for path, why in broken.items()}
         return (200 if healthy else 503), body
 
     def metrics(self) -> Iterator[Metric]:
@@ -141,3 +150,21 @@ def _explained(exc: Exception, path: str) -> str:
     except OSError:
         pass
     return str(exc)
+
+
+def _project_health(project: ProjectRunner) -> dict[str, Any]:
+    source = project.source
+    status = source.current_status if source is not None else None
+    last = source.stats.last_event_monotonic if source is not None else None
+    return {
+        "project": project.name,
+        "file": str(project.path),
+        "connected": status is not None and status.state is ConnectionState.CONNECTED,
+        "connection": status.state.value if status else "starting",
+        "reason": status.reason if status else None,
+        "since": status.since.isoformat() if status else None,
+        "rules": len(project.config.rules),
+        "outbox": project.outbox_depth,
+        "last_reload_successful": project.reload_ok,
+        "seconds_since_last_event": None if last is None else round(time.monotonic() - last, 3),
+    }

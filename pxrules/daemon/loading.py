@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from reactivex import abc as rx_abc
@@ -18,14 +19,14 @@ from .options import RunOptions
 log = logging.getLogger("pxrules.daemon")
 
 
-def load_for_run(options: RunOptions, problems: list[str] | None = None) -> Config | ExitCode:
+def load_for_run(
+    path: Path, options: RunOptions, problems: list[str] | None = None
+) -> Config | ExitCode:
     """The rules file as ``run`` needs it (unset variables are errors, an API key is set, the
     command line's ``--url``/``--api-key`` in place of the file's), or, after logging every
     problem, the exit code: USAGE for a file that cannot be read, INVALID for one that is wrong.
     ``problems`` (if given) receives the errors too."""
-    result = load_file(
-        options.rules_path, env=options.env, strict_env=True, source=options.source_overrides
-    )
+    result = load_file(path, env=options.env, strict_env=True, source=options.source_overrides)
     for problem in result.problems:
         log.log(logging.ERROR if problem.severity == "error" else logging.WARNING, "%s", problem)
         if problems is not None and problem.severity == "error":
@@ -62,3 +63,19 @@ def start_engine(
         RuleSet(config), scheduler, emit, state=state, id_salt=id_salt, track_changes=True,
         max_keys=max_keys, on_late=on_late, silences=silences, project=project,
     )  # fmt: skip
+
+
+def rules_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The rules files ``run`` was given: files as they are, a directory as the ``*.yaml`` and
+    ``*.yml`` files in it (sorted; not its subdirectories); each file once."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.iterdir()
+                                if p.suffix in (".yaml", ".yml") and p.is_file()))  # fmt: skip
+        else:
+            found.append(path)
+    unique: dict[Path, None] = {}
+    for path in found:
+        unique.setdefault(path, None)
+    return list(unique)

@@ -40,6 +40,29 @@ class PartsCollector(Collector):
         )
 
 
+class ProjectMetrics:
+    """Several projects' exporters as one: each sample labelled with its ``project``, and each
+    family exported once (a scrape must not name one family twice)."""
+
+    def __init__(self, projects: Callable[[], Iterable[tuple[str, Iterable[Exporter]]]]) -> None:
+        self._projects = projects
+
+    def metrics(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for project, exporters in self._projects():
+            for exporter in exporters:
+                for family in exporter.metrics():
+                    merged = families.get(family.name)
+                    if merged is None:
+                        merged = families[family.name] = Metric(
+                            family.name, family.documentation, family.type, family.unit
+                        )
+                    for sample in family.samples:
+                        labels = {"project": project, **sample.labels}
+                        merged.samples.append(sample._replace(labels=labels))
+        yield from families.values()
+
+
 def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()

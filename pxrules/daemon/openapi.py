@@ -81,7 +81,8 @@ SCHEMAS: dict[str, Any] = {
         ["alerts"], alerts={"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}
     ),
     "Key": _obj(
-        ["key", "value", "updated", "rules"],
+        ["project", "key", "value", "updated", "rules"],
+        project=_STR,
         key=_STR,
         value=_NSTR,
         number={"type": ["number", "null"]},
@@ -96,7 +97,8 @@ SCHEMAS: dict[str, Any] = {
         total={"type": "integer"},
     ),
     "History": _obj(
-        ["key", "points", "rules"],
+        ["project", "key", "points", "rules"],
+        project=_STR,
         key=_STR,
         value=_NSTR,
         updated=_TIME,
@@ -121,7 +123,8 @@ SCHEMAS: dict[str, Any] = {
         rules={
             "type": "array",
             "items": _obj(
-                ["name", "keys", "severity", "notify", "firing", "pending"],
+                ["project", "name", "keys", "severity", "notify", "firing", "pending"],
+                project=_STR,
                 name=_STR,
                 description=_NSTR,
                 keys={"type": "array", "items": _STR},
@@ -135,13 +138,20 @@ SCHEMAS: dict[str, Any] = {
         last_reload=_obj(
             ["successful", "at"], successful={"type": "boolean"}, at=_TIME, error=_NSTR
         ),
+        projects={"type": "array", "items": _obj(
+            ["project", "file", "last_reload"], project=_STR, file=_STR,
+            last_reload=_obj(["successful", "at"], successful={"type": "boolean"}, at=_TIME,
+                             error=_NSTR),
+        )},
+        broken={"type": "array", "items": _obj(["file", "error"], file=_STR, error=_STR)},
     ),
     "Deliveries": _obj(
         ["deliveries", "pending"],
         deliveries={
             "type": "array",
             "items": _obj(
-                ["id", "target", "notifier", "status", "attempts", "last_error"],
+                ["project", "id", "target", "notifier", "status", "attempts", "last_error"],
+                project=_STR,
                 id=_STR,
                 target=_STR,
                 notifier=_STR,
@@ -210,6 +220,8 @@ PATHS: dict[str, Any] = {
         "summary": "Keys, their latest values, last update and the rules that watch them",
         "parameters": [
             {"name": "match", "in": "query", "schema": _STR, "description": "a key glob"},
+            {"name": "project", "in": "query", "schema": _STR,
+             "description": "one project's keys only"},
             {"name": "limit", "in": "query",
              "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
         ],
@@ -217,7 +229,9 @@ PATHS: dict[str, Any] = {
     }},
     "/api/v1/keys/{key}/history": {"get": {
         "summary": "A key's recent readings and its rules' thresholds",
-        "parameters": [{"name": "key", "in": "path", "required": True, "schema": _STR}],
+        "parameters": [{"name": "key", "in": "path", "required": True, "schema": _STR},
+                       {"name": "project", "in": "query", "schema": _STR,
+                        "description": "the key's project (default: the first that has it)"}],
         "responses": {"200": _ok("History", "The readings, oldest first"), "404": _ERROR},
     }},
     "/api/v1/rules": {"get": {

@@ -10,7 +10,8 @@ from ..events import MAX_KEYS
 
 @dataclass
 class RunOptions:
-    rules_path: Path
+    rules_path: Path  # the first rules file or directory
+    more_rules: tuple[Path, ...] = ()  # the others (each file is one project)
     state_path: str = "pxrules-state.db"
     http: str | None = None
     http_token: str | None = None  # writes through the API need it (--http-token)
@@ -21,6 +22,10 @@ class RunOptions:
     env: dict[str, str] | None = None
     url: str | None = None  # replaces the rules file's source.url (--url)
     api_key: str | None = None  # replaces the rules file's source.api_key (--api-key)
+
+    @property
+    def rules_paths(self) -> tuple[Path, ...]:
+        return (self.rules_path, *self.more_rules)
 
     @property
     def source_overrides(self) -> dict[str, str]:

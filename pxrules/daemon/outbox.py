@@ -20,7 +20,7 @@ from ..ratelimit import RateLimitedLog
 from .delivery import Dispatcher
 from .notifiers.log import LogTarget
 from .routing import route
-from .store import OutboxItem, Store, StoreError
+from .store import OutboxItem, ProjectStore, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -32,7 +32,9 @@ class AlertOutbox:
     on reload). In a dry run alerts are only logged.
     """
 
-    def __init__(self, store: Store, log_target: LogTarget, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, store: ProjectStore, log_target: LogTarget, *, dry_run: bool = False
+    ) -> None:
         self.store = store
         self.dry_run = dry_run
         self._log = log_target

@@ -1,13 +1,13 @@
 """``pxrules run``: the alerting daemon, composed of parts it does not implement.
 
-Lifecycle: load rules → open the state file → start delivery workers (resuming the outbox) →
-connect → run until SIGTERM/SIGINT → stop taking events, let deliveries finish (grace) →
-checkpoint → return. SIGHUP reloads the rules file atomically.
+One daemon runs one or many projects (:class:`.project.ProjectRunner`, one per rules file);
+it owns what they share: the state file, the HTTP server (status page, API, health,
+metrics), the silences, the signals.
 
-The parts: :class:`~pxrules.source.PxServSource` (events), :class:`~pxrules.engine.Engine`
-(alerts), :class:`.outbox.AlertOutbox` (alerts → outbox → delivery), :class:`.delivery.Dispatcher`
-(targets and retries), :class:`.store.Store` and :class:`.checkpoints.Checkpointer` (durable
-state), :class:`.http.HttpServer` (health, metrics).
+Lifecycle: load every rules file (a bad one is reported and skipped) → open the state file →
+start each project (restore, resume its outbox, connect) → run until SIGTERM/SIGINT → stop
+taking events, let deliveries finish (grace) → checkpoint → return. SIGHUP reloads each file on
+its own; files added to a directory start their project, removed ones stop theirs.
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from reactivex.scheduler.eventloop import AsyncIOScheduler
 
 from .. import __version__
 from ..engine import Engine, Silence, SilenceBook, SilenceError
-from ..engine.buffers import Buffers
-from ..errors import ExitCode, KeyRefusedError
+from ..errors import ExitCode
 from ..events import Event
 from ..rules import Config
-from ..source import ConnectionState, PxServSource
+from ..source import PxServSource
 from .api import Api, json_errors
 from .checkpoints import Checkpointer
 from .console import Console
@@ -37,21 +35,16 @@ from .delivery import Dispatcher
 from .health import ServiceStatus
 from .history import KeyHistory
 from .http import HttpServer, parse_listen
-from .loading import load_for_run, start_engine
-from .metrics import Exporter, registry_for
-from .notifiers import Target, build_targets
-from .notifiers.log import LogTarget
+from .loading import load_for_run, rules_files
+from .metrics import Exporter, ProjectMetrics, registry_for
 from .options import RunOptions
 from .outbox import AlertOutbox
+from .project import ProjectRunner
 from .redaction import RedactingFormatter, secrets_of
-from .routing import event_rules, notify_map
 from .signals import signal_handlers
 from .store import StateFileRefused, Store
 
 log = logging.getLogger("pxrules.daemon")
-
-#: After a clock jump, held timers wait at most this long for PxServ to be re-read.
-REVALIDATE_TIMEOUT = 30.0
 
 __all__ = ["Daemon", "RunOptions", "parse_listen"]
 
@@ -69,29 +62,59 @@ class Daemon:
         self.options = options
         self.formatter = formatter
         self.on_event = on_event
-        self.config: Config | None = None
-        self.source: PxServSource | None = None
-        self.dispatcher: Dispatcher | None = None
-        self.outbox: AlertOutbox | None = None
-        self.checkpointer: Checkpointer | None = None
+        self.projects: list[ProjectRunner] = []
+        #: Rules files that did not load, with why (they run no project until they do).
+        self.broken: dict[Path, str] = {}
         self.status = ServiceStatus()
         self.http = HttpServer(self.health, registry_for(self._exporters))
         self._stop = asyncio.Event()
-        self._log_target = LogTarget()  # one across reloads: it learns the event rules
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloading = asyncio.Lock()  # one reload at a time
         self._reload_again = False  # a SIGHUP came during a reload: one more after it
         self._reload_task: asyncio.Task[Any] | None = None
-        self.project = options.rules_path.stem
         self.silences = SilenceBook()
-        self.history = KeyHistory(max_keys=options.max_keys)
+        self._many = False  # several rules files (or a directory): log lines name the project
         self.console = Console(self)
         self._api: Api | None = None
 
+    # -- the first project, for a daemon of one (and the tests that drive one) --------------
+
+    @property
+    def main(self) -> ProjectRunner | None:
+        return self.projects[0] if self.projects else None
+
+    @property
+    def project(self) -> str:
+        return self.main.name if self.main is not None else self.options.rules_path.stem
+
+    @property
+    def config(self) -> Config | None:
+        return self.main.config if self.main is not None else None
+
     @property
     def engine(self) -> Engine | None:
-        return self.outbox.engine if self.outbox is not None else None
+        return self.main.engine if self.main is not None else None
+
+    @property
+    def source(self) -> PxServSource | None:
+        return self.main.source if self.main is not None else None
+
+    @property
+    def dispatcher(self) -> Dispatcher | None:
+        return self.main.dispatcher if self.main is not None else None
+
+    @property
+    def outbox(self) -> AlertOutbox | None:
+        return self.main.outbox if self.main is not None else None
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        return self.main.checkpointer if self.main is not None else None
+
+    @property
+    def history(self) -> KeyHistory:
+        return self.main.history if self.main is not None else KeyHistory(max_keys=1)
 
     @property
     def store(self) -> Store | None:
@@ -99,108 +122,108 @@ class Daemon:
 
     @property
     def connected(self) -> bool:
-        status = self.source.current_status if self.source is not None else None
-        return status is not None and status.state is ConnectionState.CONNECTED
+        return bool(self.projects) and all(p.connected for p in self.projects)
 
     @property
     def http_port(self) -> int | None:
         return self.http.port
+
+    def project_named(self, name: str) -> ProjectRunner | None:
+        return next((p for p in self.projects if p.name == name), None)
 
     def stop(self) -> None:
         self._stop.set()
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def _load(self, paths: list[Path]) -> tuple[list[tuple[Path, Config]], ExitCode]:
+        """Every file that loads (each project once); the worst exit code of those that do
+        not, which are kept in :attr:`broken` with why."""
+        loaded: list[tuple[Path, Config]] = []
+        worst = ExitCode.OK
+        names: dict[str, Path] = {}
+        for path in paths:
+            problems: list[str] = []
+            config = load_for_run(path, self.options, problems)
+            if isinstance(config, ExitCode):
+                self.broken[path] = "; ".join(problems) or "the rules file cannot be read"
+                worst = max(worst, config)
+                continue
+            if config.project in names:
+                message = (
+                    f"{path}: project {config.project!r} is already that of "
+                    f"{names[config.project]}: give one of them another `project:`"
+                )
+                log.error("%s", message)
+                self.broken[path] = message
+                worst = max(worst, ExitCode.INVALID)
+                continue
+            names[config.project] = path
+            self.broken.pop(path, None)
+            loaded.append((path, config))
+        return loaded, worst
+
     async def run(self) -> int:
-        config = load_for_run(self.options)
-        if isinstance(config, ExitCode):
-            log.error("cannot use the rules file %s: not starting", self.options.rules_path)
-            return config
-        self.project = config.project
+        paths = rules_files(self.options.rules_paths)
+        if len(paths) > 1 and self.options.source_overrides:
+            log.error("--url and --api-key replace one rules file's source: give one file")
+            return ExitCode.USAGE
+        if not paths:
+            log.error("no rules files in %s", ", ".join(map(str, self.options.rules_paths)))
+            return ExitCode.USAGE
+        loaded, worst = self._load(paths)
+        if not loaded:
+            for path in paths:
+                log.error("cannot use the rules file %s: not starting", path)
+            return worst
+        for path in self.broken:
+            log.error("%s is not used until it is fixed (SIGHUP reloads it)", path)
+        if self.broken:
+            self.status.reloaded(False, "; ".join(self.broken.values()))
         try:
             store = self.status.open_store(self.options.state_path, self.options.dry_run)
         except StateFileRefused as exc:
             log.error("cannot use the state file: %s", exc)
             return ExitCode.USAGE
+        if len(loaded) == 1 and store.adopt(loaded[0][1].project):
+            log.info("state kept from before projects: now project %r's", loaded[0][1].project)
         self._session = aiohttp.ClientSession()
         self._load_silences(store)
-        self.outbox = AlertOutbox(store, self._log_target, dry_run=self.options.dry_run)
-        self._install(config)
-        self.dispatcher = self._start_dispatcher(config)
-        await self._resume_outbox()
-        scheduler = AsyncIOScheduler(asyncio.get_running_loop())
-        self.outbox.buffers = Buffers(
-            config.buffered, config.time_windows, scheduler, self.outbox.on_buffered,
-            project=self.project, salt=store.id_salt, event_rules=event_rules(config),
-            on_change=self.outbox.on_group_change,
-        )  # fmt: skip
-        if not self.options.dry_run:
-            self.outbox.buffers.restore(iter(store.load_groups()))
-        self.outbox.engine = start_engine(
-            config, scheduler, self.outbox.on_alert,
-            state=store.load_engine_state(), id_salt=store.id_salt,
-            max_keys=self.options.max_keys, on_late=self._on_clock_jump,
-            silences=self.silences, project=self.project,
-        )  # fmt: skip
-        if not self.options.dry_run:
-            self.checkpointer = Checkpointer(
-                store, lambda: self.engine, self.options.checkpoint_interval
-            )
-        assert config.source.api_key is not None
-        self.source = PxServSource(
-            api_key=config.source.api_key,
-            url=config.source.url,
-            snapshot=config.source.snapshot,
-            max_keys=self.options.max_keys,
-        )
-        self.source.events.subscribe(self._on_source_event)
-        log.info(
-            "pxrules %s: rules %s (%d rule%s), notifiers %s, state %s, source %s, loop %s%s",
-            __version__,
-            self.options.rules_path,
-            len(config.rules),
-            "" if len(config.rules) == 1 else "s",
-            ", ".join(["log", *config.notifiers]),
-            ":memory:" if self.options.dry_run else Path(self.options.state_path).resolve(),
-            config.source.url,
-            type(asyncio.get_running_loop()).__module__.split(".")[0],
-            " — DRY RUN: nothing is delivered" if self.options.dry_run else "",
-        )
+        self._many = len(paths) > 1  # then each project's log lines start with its name
+        state = ":memory:" if self.options.dry_run else Path(self.options.state_path).resolve()
+        loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        dry = " — DRY RUN: nothing is delivered" if self.options.dry_run else ""
+        if self._many:
+            names = ", ".join(c.project for _, c in loaded)
+            log.info("pxrules %s: %d projects (%s), state %s, loop %s%s",
+                     __version__, len(loaded), names, state, loop, dry)  # fmt: skip
+        else:
+            path, config = loaded[0]
+            log.info(
+                "pxrules %s: rules %s (%d rule%s), notifiers %s, state %s, source %s, loop %s%s",
+                __version__, path, len(config.rules), "" if len(config.rules) == 1 else "s",
+                ", ".join(["log", *config.notifiers]), state, config.source.url, loop, dry,
+            )  # fmt: skip
         try:
-            if self.options.http:
-                host = parse_listen(self.options.http)[0]
-                api = Api(self.console, self._reload_for_api, token=self.options.http_token,
-                          host=host)  # fmt: skip
-                self.http.routes, self.http.middlewares = api.routes(), [json_errors]
-                self._api = api
-                try:
-                    port = await self.http.start(self.options.http)
-                except OSError as exc:
-                    log.error("cannot serve --http %s: %s", self.options.http, exc.strerror or exc)
-                    return ExitCode.USAGE
-                shown = f"[{host}]" if ":" in host else host
-                log.info(
-                    "serving http://%s:%d — status page /, API /api/v1, /healthz, /metrics",
-                    shown, port,
-                )  # fmt: skip
-                if not api.writes_open:
-                    log.warning(
-                        "--http %s is not a loopback address and no --http-token is set: "
-                        "the API is read-only (silences and reloads are refused)",
-                        self.options.http,
-                    )
+            for path, config in loaded:
+                await self._start_project(path, config)
+            if self.options.http and (code := await self._serve_http()) != ExitCode.OK:
+                return code
             handlers = {
                 signal.SIGTERM: self.stop,
                 signal.SIGINT: self.stop,
                 signal.SIGHUP: self.request_reload,
             }
             with signal_handlers(handlers):
-                await self.source.start()
-                code = await self._await_first_connect()
-                if code != ExitCode.OK:
-                    return code
-                if self.checkpointer is not None:
-                    self._spawn(self.checkpointer.run())
+                codes = await asyncio.gather(*(p.first_connect(self._stop) for p in self.projects))
+                refused = [p for p, c in zip(self.projects, codes, strict=True)
+                           if c == ExitCode.REFUSED]  # fmt: skip
+                if refused and len(refused) == len(self.projects):
+                    return ExitCode.REFUSED
+                for project in refused:  # the others go on; this one waits for a restart
+                    await self._stop_project(project)
+                for project in self.projects:
+                    project.begin()
                 await self._stop.wait()
                 log.info("stopping: no more events; finishing deliveries (grace %gs)",
                          self.options.grace)  # fmt: skip
@@ -208,39 +231,57 @@ class Daemon:
             await self._shutdown()
         return ExitCode.OK
 
-    async def _await_first_connect(self) -> ExitCode:
-        assert self.source is not None
-        connected = asyncio.ensure_future(self.source.wait_connected())
-        stopped = asyncio.ensure_future(self._stop.wait())
-        await asyncio.wait([connected, stopped], return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if not connected.done():
-            connected.cancel()
-            return ExitCode.OK
+    async def _start_project(self, path: Path, config: Config) -> ProjectRunner:
+        assert self._session is not None and self.store is not None
+        runner = ProjectRunner(
+            path, config, self.store.scoped(config.project), self.options, self._session,
+            self.silences, on_event=self.on_event, on_install=self._redact,
+            tag=config.project if self._many else "",
+        )  # fmt: skip
+        self.projects.append(runner)
+        await runner.start()
+        if self._many:
+            log.info(
+                "project %s: rules %s (%d rule%s), notifiers %s, source %s",
+                runner.name, path, len(config.rules), "" if len(config.rules) == 1 else "s",
+                ", ".join(["log", *config.notifiers]), config.source.url,
+            )  # fmt: skip
+        return runner
+
+    async def _stop_project(self, runner: ProjectRunner) -> None:
+        await runner.stop()
+        if runner in self.projects:
+            self.projects.remove(runner)
+        self._redact()
+
+    async def _serve_http(self) -> ExitCode:
+        assert self.options.http is not None
+        host = parse_listen(self.options.http)[0]
+        api = Api(self.console, self._reload_for_api, token=self.options.http_token, host=host)
+        self.http.routes, self.http.middlewares = api.routes(), [json_errors]
+        self._api = api
         try:
-            connected.result()
-        except KeyRefusedError as exc:
-            log.error(
-                "PxServ refused the API key (from %s): %s", self.options.key_origin, exc.reason
+            port = await self.http.start(self.options.http)
+        except OSError as exc:
+            log.error("cannot serve --http %s: %s", self.options.http, exc.strerror or exc)
+            return ExitCode.USAGE
+        shown = f"[{host}]" if ":" in host else host
+        log.info("serving http://%s:%d — status page /, API /api/v1, /healthz, /metrics",
+                 shown, port)  # fmt: skip
+        if not api.writes_open:
+            log.warning(
+                "--http %s is not a loopback address and no --http-token is set: "
+                "the API is read-only (silences and reloads are refused)",
+                self.options.http,
             )
-            return ExitCode.REFUSED
         return ExitCode.OK
 
     async def _shutdown(self) -> None:
-        if self.source is not None:
-            await self.source.close()
-        if self.outbox is not None:
-            self.outbox.flush()
-            await self.outbox.settle()  # outbox rows first
+        # Every project at once: each gets the whole grace for its deliveries.
+        await asyncio.gather(*(p.stop() for p in self.projects), return_exceptions=True)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.dispatcher is not None:
-            await self.dispatcher.drain(self.options.grace)
-        if self.checkpointer is not None:
-            await self.checkpointer.checkpoint()
-        if self.engine is not None:
-            self.engine.dispose()
         if self._api is not None:
             self._api.close()
         await self.http.close()
@@ -249,70 +290,22 @@ class Daemon:
         self.status.close_store()
         log.info("stopped")
 
-    def _on_clock_jump(self, late: float) -> None:
-        """The engine's timers woke up ``late`` seconds late: the process was stopped or the
-        machine paused. They are held until the events that arrived meanwhile are read and
-        PxServ re-read, so `for` and `stale` are not judged on values from before the jump."""
-        log.warning(
-            "timers woke up %.0fs late (the process was stopped or the machine paused): "
-            "re-reading PxServ before judging for/stale",
-            late,
-        )
-        self._spawn(self._revalidate_then_release())
-
-    async def _revalidate_then_release(self) -> None:
-        try:
-            if self.source is not None:
-                await asyncio.wait_for(self.source.revalidate(), REVALIDATE_TIMEOUT)
-        except TimeoutError:
-            log.warning(
-                "could not re-read PxServ within %gs: judging timers on what is known",
-                REVALIDATE_TIMEOUT,
-            )
-        finally:
-            if self.engine is not None:
-                self.engine.release_timers()
-
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _install(self, config: Config) -> None:
-        """Make ``config`` the one in force: routing by its rules, redaction of its secrets."""
-        self.config = config
-        assert self.outbox is not None
-        self.outbox.notify = notify_map(config)
-        self._log_target.event_rules = event_rules(config)
-        if self.formatter is not None:
-            secrets = secrets_of(config.source, dict(config.notifiers))
-            if self.options.http_token:
-                secrets.add(self.options.http_token)
-            self.formatter.set_secrets(secrets)
-
-    def _start_dispatcher(self, config: Config) -> Dispatcher:
-        assert self._session is not None and self.outbox is not None
-        dispatcher = Dispatcher(
-            self._build_targets(config),
-            None if self.options.dry_run else self.status.store,
-            retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
-        )
-        dispatcher.start()
-        self.outbox.dispatcher = dispatcher
-        return dispatcher
-
-    def _build_targets(self, config: Config) -> dict[str, list[Target]]:
-        assert self._session is not None
-        return build_targets(
-            config.notifiers, config.source, self._session, log_target=self._log_target
-        )
-
-    async def _resume_outbox(self) -> None:
-        assert self.dispatcher is not None
-        pending = await self.dispatcher.resume()
-        if pending:
-            log.info("resuming %d undelivered notification(s) from the state file", pending)
+    def _redact(self) -> None:
+        """The secrets of every project's rules (and the API token) never reach the log."""
+        if self.formatter is None:
+            return
+        secrets: set[str] = set()
+        for project in self.projects:
+            secrets |= secrets_of(project.config.source, dict(project.config.notifiers))
+        if self.options.http_token:
+            secrets.add(self.options.http_token)
+        self.formatter.set_secrets(secrets)
 
     def _load_silences(self, store: Store) -> None:
         """The silences kept in the state file (one that no longer loads is skipped)."""
@@ -323,19 +316,6 @@ class Daemon:
                 log.warning("a stored silence is skipped: %s", exc)
         if len(self.silences):
             log.info("%d silence(s) from the state file", len(self.silences))
-
-    def _on_source_event(self, event: Event) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.events_since += 1
-        if self.on_event is not None:
-            self.on_event(event)
-        engine = self.engine
-        if engine is not None:
-            engine.on_event(event)
-            if event.kind == "remove":
-                self.history.forget(event.key)
-            elif engine.watches(event.key):
-                self.history.record(event.key, event.at.timestamp(), event.number)
 
     # -- reload ---------------------------------------------------------------------------
 
@@ -355,9 +335,16 @@ class Daemon:
             again = self._reload_again
 
     async def reload(self) -> bool:
-        """A valid file replaces the rules (state kept by rule name); else the old stay."""
+        """Each rules file on its own: a valid one replaces its project's rules (state kept by
+        rule name), an invalid one keeps them; a new file starts its project, a file gone
+        stops its. Whether every file loaded."""
         async with self._reloading:
-            return await self._reload()
+            ok = await self._reload()
+        errors = [p.reload_error for p in self.projects if p.reload_error] + list(
+            self.broken.values()
+        )
+        self.status.reloaded(ok, "; ".join(errors) or None)
+        return ok
 
     async def _reload_for_api(self) -> tuple[bool, str | None]:
         """``POST /-/reload``: reload now; whether it took, and why not."""
@@ -365,60 +352,54 @@ class Daemon:
         return ok, self.status.reload_error
 
     async def _reload(self) -> bool:
-        log.info("reloading %s", self.options.rules_path)
-        problems: list[str] = []
-        config = load_for_run(self.options, problems)
-        old_engine, old_config = self.engine, self.config
-        if (
-            isinstance(config, ExitCode)
-            or old_engine is None
-            or old_config is None
-            or self.outbox is None
-        ):
-            self.status.reloaded(False, "; ".join(problems) or "the rules file is invalid")
-            log.error("reload failed: the rules file is invalid; the old rules stay in force")
-            return False
-        if config.source != old_config.source:
-            log.warning("reload: changes to `source` take effect only after a restart")
-        if config.project != self.project:
-            log.warning("reload: a new `project` name takes effect only after a restart")
-        snapshot = old_engine.snapshot()
-        old_engine.dispose()
-        self.outbox.flush()
-        self.outbox.engine = start_engine(
-            config, old_engine.scheduler, self.outbox.on_alert,
-            state=snapshot, id_salt=old_engine.id_salt, max_keys=self.options.max_keys,
-            on_late=self._on_clock_jump, silences=self.silences, project=self.project,
-        )  # fmt: skip
-        if self.outbox.buffers is not None:  # groups of notifiers that stop grouping go now
-            self.outbox.buffers.configure(config.buffered, config.time_windows, event_rules(config))
-        if config.notifiers != old_config.notifiers and self.dispatcher is not None:
-            # Targets kept by name keep their queues and their attempt in flight: nothing is
-            # cancelled half-sent, nothing is read back from the outbox and sent again.
-            self.dispatcher.reconfigure(
-                self._build_targets(config),
-                {name: spec.retry_for for name, spec in config.notifiers.items()},
-            )
-        self._install(config)
-        if self.checkpointer is not None:
-            await self.checkpointer.checkpoint(full=True)  # drop the state of rules that are gone
-        self.status.reloaded(True)
-        log.info("reloaded: %d rules, notifiers %s", len(config.rules),
-                 ", ".join(["log", *config.notifiers]))  # fmt: skip
-        return True
+        paths = rules_files(self.options.rules_paths)
+        by_path = {p.path: p for p in self.projects}
+        ok = True
+        for gone in list(self.projects):
+            if gone.path not in paths:
+                log.info("%s is gone: stopping project %s", gone.path, gone.name)
+                await self._stop_project(gone)
+        names = {p.name: p.path for p in self.projects}
+        for path in paths:
+            runner = by_path.get(path) if by_path.get(path) in self.projects else None
+            problems: list[str] = []
+            config = load_for_run(path, self.options, problems)
+            if isinstance(config, ExitCode):
+                ok = False
+                error = "; ".join(problems) or "the rules file cannot be read"
+                if runner is not None:
+                    runner.reload_failed(error)
+                else:
+                    self.broken[path] = error
+                continue
+            if runner is not None:
+                ok = await runner.reload(config) and ok
+                continue
+            if config.project in names and names[config.project] != path:
+                ok = False
+                self.broken[path] = f"{path}: project {config.project!r} is already running"
+                log.error("%s", self.broken[path])
+                continue
+            self.broken.pop(path, None)
+            started = await self._start_project(path, config)
+            names[started.name] = path
+            self._spawn(self._begin_when_connected(started))
+        for path in list(self.broken):
+            if path not in paths:
+                del self.broken[path]
+        return ok
+
+    async def _begin_when_connected(self, runner: ProjectRunner) -> None:
+        if await runner.first_connect(self._stop) == ExitCode.OK:
+            runner.begin()
+        else:
+            await self._stop_project(runner)
 
     # -- health and metrics ---------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        depth = self.dispatcher.depth if self.dispatcher is not None else 0
-        rules = len(self.config.rules) if self.config is not None else None
-        return self.status.health(self.source, rules, depth)
+        return self.status.health(self.projects, self.broken)
 
     def _exporters(self) -> Iterator[Exporter]:
-        if self.source is not None:
-            yield self.source.stats
-        if self.engine is not None:
-            yield self.engine.stats
-        if self.dispatcher is not None:
-            yield self.dispatcher
+        yield ProjectMetrics(lambda: [(p.name, list(p.exporters())) for p in self.projects])
         yield self.status

@@ -35,15 +35,18 @@ from ..engine.state import document, dump_row, load_row
 log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: every row of a project's state carries the project's name
 COMPACT_MIN_PAGES = 256  # free pages (4 KiB each) worth giving back
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS key_values (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS key_values (
+    project TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (project, key));
 CREATE TABLE IF NOT EXISTS tracks (
-    rule TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (rule, key));
+    project TEXT NOT NULL, rule TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (project, rule, key));
 CREATE TABLE IF NOT EXISTS outbox (
+    project TEXT NOT NULL,
     id TEXT NOT NULL,
     target TEXT NOT NULL,
     notifier TEXT NOT NULL,
@@ -53,19 +56,51 @@ CREATE TABLE IF NOT EXISTS outbox (
     next_attempt REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     last_error TEXT,
-    PRIMARY KEY (id, target));
-CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, created);
-CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, status, created);
+    PRIMARY KEY (project, id, target));
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (project, status, created);
+CREATE INDEX IF NOT EXISTS outbox_target ON outbox (project, target, status, created);
 CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, id TEXT NOT NULL, target TEXT NOT NULL,
-    outcome TEXT NOT NULL, detail TEXT);
+    outcome TEXT NOT NULL, detail TEXT, project TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS groups (
-    notifier TEXT NOT NULL, group_key TEXT NOT NULL, data TEXT NOT NULL,
-    PRIMARY KEY (notifier, group_key));
+    project TEXT NOT NULL, notifier TEXT NOT NULL, group_key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (project, notifier, group_key));
 CREATE TABLE IF NOT EXISTS silences (
     id TEXT PRIMARY KEY, ends_at REAL NOT NULL, data TEXT NOT NULL);
 """
+
+#: Schema 1 (one project per file, no project column) to 2: the rows are kept, with the project
+#: "" until :meth:`Store.adopt` gives them to the daemon's one project.
+_MIGRATE_1_TO_2 = (
+    """
+CREATE TABLE IF NOT EXISTS groups (
+    notifier TEXT NOT NULL, group_key TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (notifier, group_key));
+DROP INDEX IF EXISTS outbox_pending;
+DROP INDEX IF EXISTS outbox_target;
+ALTER TABLE key_values RENAME TO key_values_1;
+ALTER TABLE tracks RENAME TO tracks_1;
+ALTER TABLE outbox RENAME TO outbox_1;
+ALTER TABLE groups RENAME TO groups_1;
+ALTER TABLE delivery_log ADD COLUMN project TEXT NOT NULL DEFAULT '';
+"""
+    + _SCHEMA
+    + """
+INSERT INTO key_values SELECT '', key, data FROM key_values_1;
+INSERT INTO tracks SELECT '', rule, key, data FROM tracks_1;
+INSERT INTO outbox SELECT '', id, target, notifier, document, created, attempts, next_attempt,
+    status, last_error FROM outbox_1 ORDER BY rowid;
+INSERT INTO groups SELECT '', notifier, group_key, data FROM groups_1 ORDER BY rowid;
+DROP TABLE key_values_1;
+DROP TABLE tracks_1;
+DROP TABLE outbox_1;
+DROP TABLE groups_1;
+UPDATE meta SET value='2' WHERE key='schema';
+"""
+)
+#: The tables whose rows belong to one project.
+_PROJECT_TABLES = ("key_values", "tracks", "outbox", "groups", "delivery_log")
 
 # Keep the delivery log from growing without bound on a long-running daemon.
 DELIVERY_LOG_ROWS = 10_000
@@ -333,13 +368,21 @@ class Store:
                 db.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 db.execute("VACUUM")
             cls._tune(db)
-            db.executescript(_SCHEMA)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
             version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if version is None:
+                db.executescript(_SCHEMA)
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 db.execute("INSERT INTO meta VALUES ('id_salt', ?)", (secrets.token_hex(8),))
+            elif version[0] == "1":
+                db.executescript(f"BEGIN IMMEDIATE; {_MIGRATE_1_TO_2} COMMIT;")
+                log.info("state file %s: schema 1 upgraded to %d", name, SCHEMA_VERSION)
             elif version[0] != str(SCHEMA_VERSION):
                 raise sqlite3.DatabaseError(f"unknown schema version {version[0]}")
+            else:
+                db.executescript(_SCHEMA)
             db.execute("PRAGMA quick_check").fetchone()
         except sqlite3.DatabaseError:
             db.close()
@@ -424,36 +467,45 @@ class Store:
 
     # -- engine state ---------------------------------------------------------------------
 
-    def load_engine_state(self) -> dict[str, Any] | None:
+    def load_engine_state(self, *, project: str = "") -> dict[str, Any] | None:
         """The engine snapshot assembled from the checkpoint and per-alert track updates."""
-        values = {key: load_row(data) for key, data in self._db.execute("SELECT * FROM key_values")}
+        values = {
+            key: load_row(data)
+            for key, data in self._db.execute(
+                "SELECT key, data FROM key_values WHERE project=?", (project,)
+            )
+        }
         tracks: dict[str, dict[str, Any]] = {}
-        for rule, key, data in self._db.execute("SELECT rule, key, data FROM tracks"):
+        for rule, key, data in self._db.execute(
+            "SELECT rule, key, data FROM tracks WHERE project=?", (project,)
+        ):
             tracks.setdefault(rule, {})[key] = load_row(data)
         if not values and not tracks:
             return None
         return document(values, tracks)
 
-    def checkpoint(self, snapshot: Mapping[str, Any], *, full: bool = True) -> None:
-        """Store engine state: a full snapshot replaces everything; ``full=False`` upserts
-        only the values and tracks given (the engine's ``changes()``)."""
+    def checkpoint(
+        self, snapshot: Mapping[str, Any], *, full: bool = True, project: str = ""
+    ) -> None:
+        """Store a project's engine state: a full snapshot replaces all of it; ``full=False``
+        upserts only the values and tracks given (the engine's ``changes()``)."""
         with self._transaction() as db:
             if full:
-                db.execute("DELETE FROM key_values")
-                db.execute("DELETE FROM tracks")
+                db.execute("DELETE FROM key_values WHERE project=?", (project,))
+                db.execute("DELETE FROM tracks WHERE project=?", (project,))
             values = snapshot.get("values", {})
             db.executemany(
-                "INSERT OR REPLACE INTO key_values VALUES (?, ?)",
-                ((k, dump_row(v)) for k, v in values.items() if v is not None),
+                "INSERT OR REPLACE INTO key_values VALUES (?, ?, ?)",
+                ((project, k, dump_row(v)) for k, v in values.items() if v is not None),
             )
             db.executemany(
-                "DELETE FROM key_values WHERE key=?",
-                ((k,) for k, v in values.items() if v is None),
+                "DELETE FROM key_values WHERE project=? AND key=?",
+                ((project, k) for k, v in values.items() if v is None),
             )
             db.executemany(
-                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?)",
                 (
-                    (rule, key, dump_row(data))
+                    (project, rule, key, dump_row(data))
                     for rule, by_key in snapshot.get("tracks", {}).items()
                     for key, data in by_key.items()
                 ),
@@ -476,9 +528,11 @@ class Store:
         rows: Iterable[tuple[str, str, str, dict[str, Any]]],
         tracks: Iterable[tuple[str, str, dict[str, Any]]],
         now: float,
+        *,
+        project: str = "",
     ) -> None:
         """One transaction: outbox rows ``(id, target, notifier, document)`` and track states."""
-        self.record_batches([(rows, tracks, now)])
+        self.record_batches([(rows, tracks, now)], project=project)
 
     def record_batches(
         self,
@@ -490,79 +544,97 @@ class Store:
             ]
         ],
         groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
+        *,
+        project: str = "",
     ) -> None:
         """Several :meth:`record_alerts` in one transaction, in order, with the groups that
         changed with them."""
         with self._transaction() as db:
-            self._save_groups(db, groups)
+            self._save_groups(db, project, groups)
             for rows, tracks, now in batches:
                 db.executemany(
-                    "INSERT OR IGNORE INTO outbox (id, target, notifier, document, created, "
-                    "next_attempt) VALUES (?, ?, ?, ?, ?, ?)",
-                    ((i, t, n, json.dumps(d, ensure_ascii=False), now, now) for i, t, n, d in rows),
-                )
+                    "INSERT OR IGNORE INTO outbox (project, id, target, notifier, document, "
+                    "created, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((project, i, t, n, json.dumps(d, ensure_ascii=False), now, now)
+                     for i, t, n, d in rows),
+                )  # fmt: skip
                 db.executemany(
-                    "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?)",
-                    ((rule, key, dump_row(data)) for rule, key, data in tracks),
+                    "INSERT OR REPLACE INTO tracks VALUES (?, ?, ?, ?)",
+                    ((project, rule, key, dump_row(data)) for rule, key, data in tracks),
                 )
 
-    def save_groups(self, rows: Iterable[tuple[str, str, dict[str, Any] | None]]) -> None:
+    def save_groups(
+        self, rows: Iterable[tuple[str, str, dict[str, Any] | None]], *, project: str = ""
+    ) -> None:
         """Store buffered notifiers' groups (``None``: the group is gone)."""
         with self._transaction() as db:
-            self._save_groups(db, rows)
+            self._save_groups(db, project, rows)
 
     @staticmethod
     def _save_groups(
-        db: sqlite3.Connection, rows: Iterable[tuple[str, str, dict[str, Any] | None]]
+        db: sqlite3.Connection,
+        project: str,
+        rows: Iterable[tuple[str, str, dict[str, Any] | None]],
     ) -> None:
         for notifier, key, data in rows:
             if data is None:
-                db.execute("DELETE FROM groups WHERE notifier=? AND group_key=?", (notifier, key))
+                db.execute(
+                    "DELETE FROM groups WHERE project=? AND notifier=? AND group_key=?",
+                    (project, notifier, key),
+                )
             else:
                 db.execute(
-                    "INSERT OR REPLACE INTO groups VALUES (?, ?, ?)",
-                    (notifier, key, json.dumps(data, ensure_ascii=False)),
+                    "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?)",
+                    (project, notifier, key, json.dumps(data, ensure_ascii=False)),
                 )
 
-    def load_groups(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """Every stored group: ``(notifier, group key, state)``."""
-        rows = self._db.execute("SELECT notifier, group_key, data FROM groups ORDER BY rowid")
+    def load_groups(self, *, project: str = "") -> list[tuple[str, str, dict[str, Any]]]:
+        """Every stored group of the project: ``(notifier, group key, state)``."""
+        rows = self._db.execute(
+            "SELECT notifier, group_key, data FROM groups WHERE project=? ORDER BY rowid",
+            (project,),
+        )
         return [(n, k, json.loads(d)) for n, k, d in rows]
 
-    def pending(self, target: str | None = None, limit: int = -1) -> list[OutboxItem]:
+    def pending(
+        self, target: str | None = None, limit: int = -1, *, project: str = ""
+    ) -> list[OutboxItem]:
         """Undelivered items in the order they were made (of one target; at most ``limit``)."""
         where, args = ("status='pending'", ()) if target is None else (
             "status='pending' AND target=?", (target,)
         )  # fmt: skip
         rows = self._db.execute(
             "SELECT id, target, notifier, document, created, attempts, next_attempt "
-            f"FROM outbox WHERE {where} ORDER BY created, rowid LIMIT ?",
-            (*args, limit),
+            f"FROM outbox WHERE project=? AND {where} ORDER BY created, rowid LIMIT ?",
+            (project, *args, limit),
         ).fetchall()
         return [OutboxItem(i, t, n, json.loads(d), c, a, na) for i, t, n, d, c, a, na in rows]
 
-    def fail_pending(self, target: str, reason: str, now: float) -> int:
+    def fail_pending(self, target: str, reason: str, now: float, *, project: str = "") -> int:
         """Mark every pending item of ``target`` failed with ``reason``; return how many."""
         with self._transaction() as db:
             ids = [i for (i,) in db.execute(
-                "SELECT id FROM outbox WHERE status='pending' AND target=?", (target,)
+                "SELECT id FROM outbox WHERE project=? AND status='pending' AND target=?",
+                (project, target),
             )]  # fmt: skip
             db.execute(
                 "UPDATE outbox SET status='failed', last_error=? "
-                "WHERE status='pending' AND target=?",
-                (reason, target),
+                "WHERE project=? AND status='pending' AND target=?",
+                (reason, project, target),
             )
             db.executemany(
-                "INSERT INTO delivery_log (at, id, target, outcome, detail) "
-                "VALUES (?, ?, ?, 'permanent', ?)",
-                ((now, i, target, reason) for i in ids),
+                "INSERT INTO delivery_log (at, id, target, outcome, detail, project) "
+                "VALUES (?, ?, ?, 'permanent', ?, ?)",
+                ((now, i, target, reason, project) for i in ids),
             )
         return len(ids)
 
-    def pending_counts(self) -> dict[str, int]:
-        """Target → how many of its items are undelivered."""
+    def pending_counts(self, *, project: str | None = None) -> dict[str, int]:
+        """Target → how many of its items are undelivered (of one project, or of all)."""
+        where, args = ("", ()) if project is None else ("AND project=?", (project,))
         rows = self._db.execute(
-            "SELECT target, COUNT(*) FROM outbox WHERE status='pending' GROUP BY target"
+            f"SELECT target, COUNT(*) FROM outbox WHERE status='pending' {where} GROUP BY target",
+            args,
         )
         return {target: count for target, count in rows}
 
@@ -577,29 +649,31 @@ class Store:
         attempts: int,
         next_attempt: float,
         now: float,
+        project: str = "",
     ) -> None:
         """Record one attempt: the outbox row's new status and a delivery-log line."""
         self.record_attempts([
             AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt, now)
-        ])  # fmt: skip
+        ], project=project)  # fmt: skip
 
-    def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
+    def record_attempts(self, records: Sequence[AttemptRecord], *, project: str = "") -> None:
         """Several attempts in one transaction, in order (a burst costs one commit)."""
         with self._transaction() as db:
             db.executemany(
                 "UPDATE outbox SET status=?, attempts=?, next_attempt=?, last_error=? "
-                "WHERE id=? AND target=?",
+                "WHERE project=? AND id=? AND target=?",
                 (
                     (
                         r.status, r.attempts, r.next_attempt,
-                        None if r.outcome == "delivered" else r.detail, r.id, r.target,
+                        None if r.outcome == "delivered" else r.detail, project, r.id, r.target,
                     )
                     for r in records
                 ),
             )  # fmt: skip
             db.executemany(
-                "INSERT INTO delivery_log (at, id, target, outcome, detail) VALUES (?,?,?,?,?)",
-                ((r.now, r.id, r.target, r.outcome, r.detail) for r in records),
+                "INSERT INTO delivery_log (at, id, target, outcome, detail, project) "
+                "VALUES (?,?,?,?,?,?)",
+                ((r.now, r.id, r.target, r.outcome, r.detail, project) for r in records),
             )
 
     def prune(self, now: float) -> None:
@@ -635,31 +709,165 @@ class Store:
 
     # -- inspection -------------------------------------------------------------------------
 
-    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def deliveries(
+        self, status: str | None = None, limit: int = 100, *, project: str | None = None
+    ) -> list[dict[str, Any]]:
         """Outbox rows, newest first: pending (queued or retrying) and failed ones, or one
-        ``status``; each with its alert's rule, key and state and the last error."""
+        ``status``; each with its project, its alert's rule, key and state and the last error
+        (of one project, or of all)."""
         where, args = ("status != 'delivered'", ()) if status is None else ("status=?", (status,))
+        if project is not None:
+            where, args = f"project=? AND {where}", (project, *args)
         rows = self._db.execute(
-            "SELECT id, target, notifier, document, created, attempts, next_attempt, status, "
-            f"last_error FROM outbox WHERE {where} ORDER BY created DESC, rowid DESC LIMIT ?",
+            "SELECT project, id, target, notifier, document, created, attempts, next_attempt, "
+            f"status, last_error FROM outbox WHERE {where} "
+            "ORDER BY created DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
         found = []
-        for ident, target, notifier, doc, created, attempts, next_attempt, st, error in rows:
+        for proj, ident, target, notifier, doc, created, attempts, next_attempt, st, error in rows:
             alert = json.loads(doc)
             found.append({
-                "id": ident, "target": target, "notifier": notifier,
+                "project": proj, "id": ident, "target": target, "notifier": notifier,
                 "rule": alert.get("rule"), "key": alert.get("key"), "state": alert.get("state"),
                 "status": st, "attempts": attempts, "created": created,
                 "next_attempt": next_attempt if st == "pending" else None, "last_error": error,
             })  # fmt: skip
         return found
 
-    def delivery_log(self) -> list[tuple[str, str, str, str]]:
-        """``(id, target, outcome, detail)`` in order, for tests and inspection."""
+    def delivery_log(self, *, project: str | None = None) -> list[tuple[str, str, str, str]]:
+        """``(id, target, outcome, detail)`` in order (of one project, or of all), for tests
+        and inspection."""
+        where, args = ("", ()) if project is None else ("WHERE project=?", (project,))
         return [
             (i, t, o, d or "")
             for i, t, o, d in self._db.execute(
-                "SELECT id, target, outcome, detail FROM delivery_log ORDER BY seq"
+                f"SELECT id, target, outcome, detail FROM delivery_log {where} ORDER BY seq", args
             )
         ]
+
+    # -- projects -------------------------------------------------------------------------
+
+    def adopt(self, project: str) -> bool:
+        """Give the rows of a schema-1 file (the project ``""``) to ``project``, the one
+        project of the daemon that opened it, unless it already has rows; whether it did."""
+        if not project:
+            return False
+        with self._transaction() as db:
+            has = " UNION ALL ".join(
+                f"SELECT 1 FROM {table} WHERE project=?" for table in _PROJECT_TABLES[:4]
+            )
+            legacy = db.execute(f"{has} LIMIT 1", ("",) * 4).fetchone()
+            owned = db.execute(f"{has} LIMIT 1", (project,) * 4).fetchone()
+            if legacy is None or owned is not None:
+                return False
+            for table in _PROJECT_TABLES:
+                db.execute(f"UPDATE {table} SET project=? WHERE project=''", (project,))
+        return True
+
+    def projects(self) -> list[str]:
+        """Every project with state in the file."""
+        rows = self._db.execute(
+            " UNION ".join(f"SELECT DISTINCT project FROM {t}" for t in _PROJECT_TABLES[:4])
+        )
+        return sorted(p for (p,) in rows)
+
+    def scoped(self, project: str) -> ProjectStore:
+        """This store as one project sees it."""
+        return ProjectStore(self, project)
+
+
+class ProjectStore:
+    """One project's view of the state store: every read and write is of that project's rows
+    only; silences, the file's health and its writer thread are the store's own (shared)."""
+
+    def __init__(self, store: Store, project: str) -> None:
+        self.store = store
+        self.project = project
+        # Alert ids are unique per file and project: two projects with the same rule and key
+        # names must never send the same id.
+        self.id_salt = f"{store.id_salt}/{project}" if project else store.id_salt
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    @property
+    def healthy(self) -> bool:
+        return self.store.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.store.last_error
+
+    @property
+    def file_problem(self) -> str | None:
+        return self.store.file_problem
+
+    def verify_file(self) -> str | None:
+        return self.store.verify_file()
+
+    def prune(self, now: float) -> None:
+        self.store.prune(now)
+
+    async def run(
+        self, method: Callable[..., T], *args: Any, priority: int = URGENT, **kwargs: Any
+    ) -> T:
+        return await self.store.run(method, *args, priority=priority, **kwargs)
+
+    def load_engine_state(self) -> dict[str, Any] | None:
+        return self.store.load_engine_state(project=self.project)
+
+    def checkpoint(self, snapshot: Mapping[str, Any], *, full: bool = True) -> None:
+        self.store.checkpoint(snapshot, full=full, project=self.project)
+
+    def compact(self) -> None:
+        self.store.compact()
+
+    def record_alerts(
+        self,
+        rows: Iterable[tuple[str, str, str, dict[str, Any]]],
+        tracks: Iterable[tuple[str, str, dict[str, Any]]],
+        now: float,
+    ) -> None:
+        self.store.record_alerts(rows, tracks, now, project=self.project)
+
+    def record_batches(
+        self,
+        batches: Iterable[
+            tuple[
+                Iterable[tuple[str, str, str, dict[str, Any]]],
+                Iterable[tuple[str, str, dict[str, Any]]],
+                float,
+            ]
+        ],
+        groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
+    ) -> None:
+        self.store.record_batches(batches, groups, project=self.project)
+
+    def save_groups(self, rows: Iterable[tuple[str, str, dict[str, Any] | None]]) -> None:
+        self.store.save_groups(rows, project=self.project)
+
+    def load_groups(self) -> list[tuple[str, str, dict[str, Any]]]:
+        return self.store.load_groups(project=self.project)
+
+    def pending(self, target: str | None = None, limit: int = -1) -> list[OutboxItem]:
+        return self.store.pending(target, limit, project=self.project)
+
+    def fail_pending(self, target: str, reason: str, now: float) -> int:
+        return self.store.fail_pending(target, reason, now, project=self.project)
+
+    def pending_counts(self) -> dict[str, int]:
+        return self.store.pending_counts(project=self.project)
+
+    def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
+        self.store.record_attempts(records, project=self.project)
+
+    def attempt(self, item_id: str, target: str, outcome: str, detail: str, **kw: Any) -> None:
+        self.store.attempt(item_id, target, outcome, detail, project=self.project, **kw)
+
+    def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        return self.store.deliveries(status, limit, project=self.project)
+
+    def delivery_log(self) -> list[tuple[str, str, str, str]]:
+        return self.store.delivery_log(project=self.project)

@@ -28,6 +28,7 @@ import reactivex
 from ..backoff import Backoff
 from ..errors import KeyRefusedError
 from ..events import DEFAULT_URL, MAX_KEYS, Event, MalformedEvent, parse_remove_data, parse_set_data
+from ..logtags import tagged
 from ..ratelimit import RateLimitedLog
 from .link import Link, new_link, settle, wait_first
 from .policy import ReconnectPolicy
@@ -74,6 +75,7 @@ class PxServSource:
         connect_timeout: float = 10.0,
         request_timeout: float = 10.0,
         max_keys: int = MAX_KEYS,
+        name: str = "",
     ) -> None:
         if not api_key:
             raise ValueError("api_key is empty")
@@ -93,7 +95,9 @@ class PxServSource:
         self._events: IsolatingSubject[Event] = IsolatingSubject(self._subscriber_failed)
         self.stats = SourceStats()
         self._board = StatusBoard(self._clock, self.stats)
-        self._malformed_warning = RateLimitedLog(log, logging.WARNING)
+        #: Its log lines start with ``name`` (a daemon of many projects names each).
+        self._log = tagged(name, log)
+        self._malformed_warning = RateLimitedLog(self._log, logging.WARNING)
         self._values = KnownValues(max_keys)
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -218,7 +222,7 @@ class PxServSource:
                         error = KeyRefusedError(reason)
                         settle(self._connected_once, error)
                         raise error from None
-                    log.error(
+                    self._log.error(
                         "PxServ refuses the API key now (%s): was it revoked or rotated? "
                         "Fix source.api_key and restart; retrying every %.0fs meanwhile",
                         reason,
@@ -231,7 +235,7 @@ class PxServSource:
                     self._board.set(ConnectionState.DISCONNECTED, reason, failures, reconnects)
                     # Until the first connection, the likely causes: say them.
                     hint = "" if ever_connected else " (is the URL right, is PxServ reachable?)"
-                    log.warning(
+                    self._log.warning(
                         "cannot connect to %s: %s; retrying in %.1fs%s",
                         self.url,
                         reason,
@@ -248,7 +252,7 @@ class PxServSource:
             ever_connected = True
             connected_at = time.monotonic()
             self._board.set(ConnectionState.CONNECTED, reconnects=reconnects)
-            log.info("connected to %s", self.url)
+            self._log.info("connected to %s", self.url)
             settle(self._connected_once, None)
             link.restart_liveness()
             if self.snapshot:
@@ -263,7 +267,7 @@ class PxServSource:
             retry = self.policy.after_connection(time.monotonic() - connected_at, failures)
             failures = retry.failures
             self._board.set(ConnectionState.DISCONNECTED, reason, failures, reconnects)
-            log.warning(
+            self._log.warning(
                 "disconnected from %s (%s); reconnecting in %.1fs", self.url, reason, retry.delay
             )
             await self._sleep(retry.delay)
@@ -279,7 +283,7 @@ class PxServSource:
             if frozen > FROZEN_AFTER:
                 link.restart_liveness()
                 self.stats.freezes += 1
-                log.warning(
+                self._log.warning(
                     "this process did not run for %.0fs (stopped, or the machine paused): "
                     "reading what arrived meanwhile, then re-reading PxServ",
                     frozen,
@@ -330,7 +334,7 @@ class PxServSource:
     def _subscriber_failed(self, event: Event, exc: Exception) -> None:
         # A subscriber's bug must not break the socket read path or other subscribers.
         self.stats.subscriber_errors += 1
-        log.error(
+        self._log.error(
             "a subscriber of PxServSource.events raised on key %r: %r", event.key, exc, exc_info=exc
         )
 
@@ -348,7 +352,7 @@ class PxServSource:
                 data = await self.fetch_all()
             except Exception as exc:  # network, HTTP status, bad JSON: all just "failed"
                 self.stats.snapshot_failures += 1
-                log.warning("snapshot (getAll) failed: %s", _describe(exc))
+                self._log.warning("snapshot (getAll) failed: %s", _describe(exc))
                 self._values.abandon()
                 await self._sleep(self.policy.backoff.delay(attempt))
                 continue
