@@ -34,8 +34,9 @@ from .loops import loop_option, run_on
     envvar="PXRULES_STATE",
     default="pxrules-state.db",
     show_default=True,
-    help="SQLite file for durable state (one for every project); none keeps state in memory "
-    "only (with a warning) [env: PXRULES_STATE].",
+    help="Durable state, one for every project: a SQLite file, or postgresql://… (needs "
+    "pxrules[postgresql]); none keeps state in memory only (with a warning) "
+    "[env: PXRULES_STATE].",
 )
 @click.option("--url", default=None, help="PxServ URL, in place of the rules file's source.url.")
 @click.option(
@@ -95,11 +96,6 @@ def run(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--http") from None
     formatter = setup_logging(log_level, log_format)
-    if state_path.startswith(("postgresql://", "postgres://")):
-        raise click.BadParameter(
-            "PostgreSQL state is not supported by this version: give a SQLite file (or none)",
-            param_hint="--state",
-        )
     options = RunOptions(
         rules_path=rules_files[0], more_rules=rules_files[1:], state_path=state_path, http=http,
         http_token=http_token, dry_run=dry_run, url=url,

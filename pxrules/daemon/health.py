@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from ..source import ConnectionState
 from .lock import StateLock
+from .pgstore import PgStore, is_postgres
 from .store import StateFileRefused, Store
 
 if TYPE_CHECKING:
@@ -26,14 +27,14 @@ class ServiceStatus:
     """Owns the store the daemon runs on, knows whether it and the last reload are healthy."""
 
     def __init__(self) -> None:
-        self.store: Store | None = None
+        self.store: Store | PgStore | None = None
         self.store_problem: str | None = None  # the state file could not be opened at all
         self.reload_ok = True
         self.reload_at = time.time()  # the last successful (re)load
         self.reload_error: str | None = None  # why the last reload failed
         self._lock: StateLock | None = None  # held while the state file is ours
 
-    def open_store(self, path: str, dry_run: bool) -> Store:
+    def open_store(self, path: str, dry_run: bool) -> Store | PgStore:
         """The state file, or an in-memory one (dry run, or the file cannot be opened)."""
         if dry_run or path in ("none", ":memory:"):
             if not dry_run:
@@ -43,6 +44,11 @@ class ServiceStatus:
                     path,
                 )
             self.store = Store.open(":memory:")
+            return self.store
+        if is_postgres(path):
+            # Unreachable at the start: exit (a supervisor retries); once running, alerting
+            # goes on from memory while the database is away (see pgstore).
+            self.store = PgStore.open(path)  # StateFileRefused, StoreError
             return self.store
         Store.refuse(path)  # before the lock: a path that is not ours gets no lock file beside it
         lock = StateLock(path)

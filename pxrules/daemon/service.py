@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -39,10 +40,11 @@ from .loading import load_for_run, rules_files
 from .metrics import Exporter, ProjectMetrics, registry_for
 from .options import RunOptions
 from .outbox import AlertOutbox
+from .pgstore import PgStore, is_postgres, redact
 from .project import ProjectRunner
 from .redaction import RedactingFormatter, secrets_of
 from .signals import signal_handlers
-from .store import StateFileRefused, Store
+from .store import StateFileRefused, Store, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -117,7 +119,7 @@ class Daemon:
         return self.main.history if self.main is not None else KeyHistory(max_keys=1)
 
     @property
-    def store(self) -> Store | None:
+    def store(self) -> Store | PgStore | None:
         return self.status.store
 
     @property
@@ -185,12 +187,15 @@ class Daemon:
         except StateFileRefused as exc:
             log.error("cannot use the state file: %s", exc)
             return ExitCode.USAGE
+        except StoreError as exc:  # the state database cannot be reached at the start
+            log.error("cannot use the state: %s", exc)
+            return ExitCode.USAGE
         if len(loaded) == 1 and store.adopt(loaded[0][1].project):
             log.info("state kept from before projects: now project %r's", loaded[0][1].project)
         self._session = aiohttp.ClientSession()
         self._load_silences(store)
         self._many = len(paths) > 1  # then each project's log lines start with its name
-        state = ":memory:" if self.options.dry_run else Path(self.options.state_path).resolve()
+        state = self._state_shown()
         loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
         dry = " — DRY RUN: nothing is delivered" if self.options.dry_run else ""
         if self._many:
@@ -296,6 +301,13 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _state_shown(self) -> str:
+        """The state as the startup line names it (a database without its password)."""
+        given = self.options.state_path
+        if self.options.dry_run:
+            return ":memory:"
+        return redact(given) if is_postgres(given) else str(Path(given).resolve())
+
     def _redact(self) -> None:
         """The secrets of every project's rules (and the API token) never reach the log."""
         if self.formatter is None:
@@ -305,9 +317,13 @@ class Daemon:
             secrets |= secrets_of(project.config.source, dict(project.config.notifiers))
         if self.options.http_token:
             secrets.add(self.options.http_token)
+        if is_postgres(self.options.state_path):
+            password = urlsplit(self.options.state_path).password
+            if password:
+                secrets.add(password)
         self.formatter.set_secrets(secrets)
 
-    def _load_silences(self, store: Store) -> None:
+    def _load_silences(self, store: Store | PgStore) -> None:
         """The silences kept in the state file (one that no longer loads is skipped)."""
         for document in store.load_silences(time.time()):
             try:

@@ -28,9 +28,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..engine.state import document, dump_row, load_row
+
+if TYPE_CHECKING:
+    from .pgstore import PgStore
 
 log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
@@ -781,7 +784,7 @@ class ProjectStore:
     """One project's view of the state store: every read and write is of that project's rows
     only; silences, the file's health and its writer thread are the store's own (shared)."""
 
-    def __init__(self, store: Store, project: str) -> None:
+    def __init__(self, store: Store | PgStore, project: str) -> None:
         self.store = store
         self.project = project
         # Alert ids are unique per file and project: two projects with the same rule and key
