@@ -181,3 +181,44 @@ async def test_each_project_restarts_from_its_own_state(tmp_path: Path) -> None:
         ("cellar", "hot", "firing", "75"), ("cellar", "hot", "resolved", "50"),
         ("greenhouse", "hot", "firing", "75"),
     ]  # fmt: skip
+
+
+async def test_thirty_projects_in_one_daemon_each_delivers_its_own_alert(tmp_path: Path) -> None:
+    keys = [f"key-{i:02d}" for i in range(30)]
+    folder = tmp_path / "projects"
+    folder.mkdir()
+    async with Simulator(api_key=keys[0], api_keys=keys[1:]) as sim, Receiver() as rx:
+        for i, key in enumerate(keys):
+            (folder / f"site-{i:02d}.yaml").write_text(
+                f"source: {{url: '{sim.url}', api_key: {key}}}\n"
+                f"notifiers: {{hook: {{webhook: {{url: '{rx.url('/hook')}'}}}}}}\n"
+                "rules: [{name: hot, key: t, when: {above: 70}, notify: [hook]}]\n",
+                encoding="utf-8",
+            )
+        daemon = await start(folder, state=tmp_path / "s.db")
+        try:
+            await connected(daemon, 30)
+            for i, key in enumerate(keys):
+                await sim.project(key).set("t", str(71 + i))
+            await rx.requests.wait_for(lambda r: len(r) == 30, 30)
+        finally:
+            assert await daemon.stop() == 0
+    got = {d["project"]: d["value"] for d in (r.json() for r in rx.to("/hook"))}
+    assert got == {f"site-{i:02d}": str(71 + i) for i in range(30)}
+
+
+async def test_a_refused_key_stops_its_project_only(tmp_path: Path) -> None:
+    async with Simulator(api_key=KEYS["greenhouse"]) as sim, Receiver() as rx:
+        good = project_file(tmp_path, "greenhouse", sim, rx)
+        refused = project_file(tmp_path, "cellar", sim, rx)  # its key is not served
+        daemon = await start(good, refused, state=tmp_path / "s.db")
+        try:
+            await connected(daemon, 1)
+            body = await health(daemon)
+            assert body["broken"] == {str(refused): "PxServ refused the API key: Invalid API key."}
+            await sim.set("t", "75")
+            await rx.requests.wait_for(lambda r: len(r) == 1)
+        finally:
+            assert await daemon.stop() == 0
+    assert sent(rx) == [("greenhouse", "hot", "firing", "75")]
+    assert any(m.startswith("cellar: PxServ refused the API key") for m in daemon.messages())

@@ -226,7 +226,7 @@ class Daemon:
                 if refused and len(refused) == len(self.projects):
                     return ExitCode.REFUSED
                 for project in refused:  # the others go on; this one waits for a restart
-                    await self._stop_project(project)
+                    await self._refused(project)
                 for project in self.projects:
                     project.begin()
                 await self._stop.wait()
@@ -377,7 +377,9 @@ class Daemon:
                 await self._stop_project(gone)
         names = {p.name: p.path for p in self.projects}
         for path in paths:
-            runner = by_path.get(path) if by_path.get(path) in self.projects else None
+            runner = by_path.get(path)
+            if runner is not None and runner not in self.projects:
+                runner = None  # stopped above
             problems: list[str] = []
             config = load_for_run(path, self.options, problems)
             if isinstance(config, ExitCode):
@@ -409,7 +411,13 @@ class Daemon:
         if await runner.first_connect(self._stop) == ExitCode.OK:
             runner.begin()
         else:
-            await self._stop_project(runner)
+            await self._refused(runner)
+
+    async def _refused(self, runner: ProjectRunner) -> None:
+        """PxServ refused a project's key on its first connect: it stops (the others go on)
+        and stays listed as broken until its file is fixed and reloaded."""
+        self.broken[runner.path] = f"PxServ refused the API key: {runner.refused}"
+        await self._stop_project(runner)
 
     # -- health and metrics ---------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""Capacity of one daemon running many projects: event → webhook latency with N projects
+(N rules files, N API keys on one simulator) each sending RATE alerts per second.
+
+    .venv/bin/python bench/projects.py SECONDS N:RATE [N:RATE ...]
+
+Each event is on a new key, so each fires a rule and is delivered to one local webhook
+receiver; the latency is measured against the stamp the simulator put in the value, on the
+same machine clock. The target (issue 12): p99 event → webhook at most 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BENCH, free_port, percentile, save
+
+
+async def measure(seconds: float, projects: int, rate: float) -> dict[str, float]:
+    latency: list[float] = []
+    total = int(seconds * rate * projects)
+    got_all = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        doc = await request.json()
+        latency.append(time.time() - float(doc["value"]))
+        if len(latency) >= total:
+            got_all.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    rx_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", rx_port).start()
+    sim_port = free_port()
+    driver = await asyncio.create_subprocess_exec(
+        sys.executable, str(BENCH / "projects_driver.py"), str(sim_port), str(projects),
+        str(seconds), str(rate), stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert driver.stdout is not None
+    assert (await asyncio.wait_for(driver.stdout.readline(), 30)).strip() == b"ready"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "projects"
+        folder.mkdir()
+        for i in range(projects):
+            (folder / f"p{i}.yaml").write_text(
+                f"source: {{url: 'http://127.0.0.1:{sim_port}', api_key: p{i}, snapshot: false}}\n"
+                f"notifiers: {{hook: {{webhook: {{url: 'http://127.0.0.1:{rx_port}/hook'}}}}}}\n"
+                "rules: [{name: fire, keys: ['k/*'], when: {above: 0}, notify: [hook]}]\n"
+            )
+        started = time.perf_counter()
+        daemon = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pxrules", "run", str(folder), "--state", f"{tmp}/s.db",
+            "--log-level", "error",
+        )  # fmt: skip
+        try:
+            await asyncio.wait_for(driver.stdout.readline(), 120)  # "done": all emitted
+            await asyncio.wait_for(got_all.wait(), timeout=60)
+        finally:
+            daemon.terminate()
+            await daemon.wait()
+            driver.kill()
+            await driver.wait()
+            await runner.cleanup()
+    ms = lambda v: v * 1000  # noqa: E731
+    return {
+        "projects": projects,
+        "rate_per_project": rate,
+        "events": total,
+        "seconds": time.perf_counter() - started,
+        "p50_ms": ms(percentile(latency, 50)),
+        "p99_ms": ms(percentile(latency, 99)),
+        "max_ms": ms(max(latency)),
+    }
+
+
+async def main(seconds: float, loads: list[tuple[int, float]]) -> None:
+    runs = [await measure(seconds, n, rate) for n, rate in loads]
+    heads = ("projects", "per s each", "events", "p50 ms", "p99 ms", "max ms")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (8, 10, 7, 8, 8, 8), strict=True)))
+    for r in runs:
+        print(f"{r['projects']:>8} {r['rate_per_project']:>10g} {r['events']:>7} "
+              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}")  # fmt: skip
+    print("target: p99 event → webhook <= 50 ms")
+    save("projects", {"runs": runs})
+
+
+if __name__ == "__main__":
+    given = sys.argv[2:] or ["100:1", "300:1", "100:5"]
+    loads = [(int(a), float(b)) for a, b in (g.split(":") for g in given)]
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 20.0, loads))
