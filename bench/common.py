@@ -68,3 +68,39 @@ def interleaved(
             results[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
     return best, results
+
+
+class HookLatency:
+    """A webhook receiver on 127.0.0.1 that records, for each alert document it gets, the
+    seconds since the stamp (``time.time()`` at emit) its ``value`` carries; ``done`` is set
+    once ``expected`` have come."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.latency: list[float] = []
+        self.done = asyncio.Event()
+        self.port = 0
+        self._runner: Any = None
+
+    async def _hook(self, request: Any) -> Any:
+        from aiohttp import web
+
+        doc = await request.json()
+        self.latency.append(time.time() - float(doc["value"]))
+        if len(self.latency) >= self.expected:
+            self.done.set()
+        return web.Response(text="ok")
+
+    async def start(self) -> HookLatency:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()

@@ -21,32 +21,17 @@ import time
 from pathlib import Path
 
 import socketio
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import free_port, percentile, save, start_driver
+from common import HookLatency, free_port, percentile, save, start_driver
 
 KEY = "bench-key"
 
 
 async def measure(n: int, rate: float) -> dict[str, float]:
-    webhook_latency: list[float] = []
     bare_latency: list[float] = []
-    got_all = asyncio.Event()
-
-    async def hook(request: web.Request) -> web.Response:
-        doc = await request.json()
-        webhook_latency.append(time.time() - float(doc["value"]))
-        if len(webhook_latency) >= n:
-            got_all.set()
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    rx_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", rx_port).start()
+    receiver = await HookLatency(n).start()
+    webhook_latency, got_all, rx_port = receiver.latency, receiver.done, receiver.port
 
     sim_port = free_port()
     driver = await start_driver(sim_port, KEY, n, rate, clients=2, prefix="lat/")
@@ -85,7 +70,7 @@ async def measure(n: int, rate: float) -> dict[str, float]:
             await daemon.wait()
             driver.kill()
             await driver.wait()
-            await runner.cleanup()
+            await receiver.stop()
     ms = lambda v: v * 1000  # noqa: E731
     return {
         "alerts": n,

@@ -17,30 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiohttp import web
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BENCH, free_port, percentile, save
+from common import BENCH, HookLatency, free_port, percentile, save
 
 
 async def measure(seconds: float, projects: int, rate: float) -> dict[str, float]:
-    latency: list[float] = []
     total = int(seconds * rate * projects)
-    got_all = asyncio.Event()
-
-    async def hook(request: web.Request) -> web.Response:
-        doc = await request.json()
-        latency.append(time.time() - float(doc["value"]))
-        if len(latency) >= total:
-            got_all.set()
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    rx_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", rx_port).start()
+    receiver = await HookLatency(total).start()
+    latency, got_all, rx_port = receiver.latency, receiver.done, receiver.port
     sim_port = free_port()
     driver = await asyncio.create_subprocess_exec(
         sys.executable, str(BENCH / "projects_driver.py"), str(sim_port), str(projects),
@@ -70,7 +54,7 @@ async def measure(seconds: float, projects: int, rate: float) -> dict[str, float
             await daemon.wait()
             driver.kill()
             await driver.wait()
-            await runner.cleanup()
+            await receiver.stop()
     ms = lambda v: v * 1000  # noqa: E731
     return {
         "projects": projects,

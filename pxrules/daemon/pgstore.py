@@ -34,11 +34,16 @@ from .store import (
     SILENCES_KEEP_SECONDS,
     URGENT,
     AttemptRecord,
+    Batch,
+    GroupRow,
     OutboxItem,
+    OutboxRow,
     ProjectStore,
     StateFileRefused,
     StoreError,
+    TrackRow,
     _Writer,
+    delivery_row,
 )
 
 log = logging.getLogger("pxrules.store")
@@ -275,8 +280,8 @@ class PgStore:
 
     def record_alerts(
         self,
-        rows: Iterable[tuple[str, str, str, dict[str, Any]]],
-        tracks: Iterable[tuple[str, str, dict[str, Any]]],
+        rows: Iterable[OutboxRow],
+        tracks: Iterable[TrackRow],
         now: float,
         *,
         project: str = "",
@@ -285,14 +290,8 @@ class PgStore:
 
     def record_batches(
         self,
-        batches: Iterable[
-            tuple[
-                Iterable[tuple[str, str, str, dict[str, Any]]],
-                Iterable[tuple[str, str, dict[str, Any]]],
-                float,
-            ]
-        ],
-        groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
+        batches: Iterable[Batch],
+        groups: Iterable[GroupRow] = (),
         *,
         project: str = "",
     ) -> None:
@@ -311,16 +310,12 @@ class PgStore:
                     [(project, rule, key, dump_row(data)) for rule, key, data in tracks],
                 )
 
-    def save_groups(
-        self, rows: Iterable[tuple[str, str, dict[str, Any] | None]], *, project: str = ""
-    ) -> None:
+    def save_groups(self, rows: Iterable[GroupRow], *, project: str = "") -> None:
         with self._transaction() as db, db.cursor() as cur:
             self._save_groups(cur, project, rows)
 
     @staticmethod
-    def _save_groups(
-        cur: Any, project: str, rows: Iterable[tuple[str, str, dict[str, Any] | None]]
-    ) -> None:
+    def _save_groups(cur: Any, project: str, rows: Iterable[GroupRow]) -> None:
         for notifier, key, data in rows:
             if data is None:
                 cur.execute(
@@ -455,16 +450,7 @@ class PgStore:
             "ORDER BY created DESC, seq DESC LIMIT %s",
             (*args, limit),
         )
-        found = []
-        for proj, ident, target, notifier, doc, created, attempts, next_attempt, st, error in rows:
-            alert = json.loads(doc)
-            found.append({
-                "project": proj, "id": ident, "target": target, "notifier": notifier,
-                "rule": alert.get("rule"), "key": alert.get("key"), "state": alert.get("state"),
-                "status": st, "attempts": attempts, "created": created,
-                "next_attempt": next_attempt if st == "pending" else None, "last_error": error,
-            })  # fmt: skip
-        return found
+        return [delivery_row(*row) for row in rows]
 
     def delivery_log(self, *, project: str | None = None) -> list[tuple[str, str, str, str]]:
         where, args = ("", ()) if project is None else ("WHERE project=%s", (project,))

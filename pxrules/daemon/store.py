@@ -146,6 +146,30 @@ def _existing_kind(file: Path) -> str:
     return "ours" if row is not None else "foreign"
 
 
+#: An outbox row to write: (id, target, notifier, alert document).
+OutboxRow = tuple[str, str, str, dict[str, Any]]
+#: A track to write: (rule, key, its saved state).
+TrackRow = tuple[str, str, dict[str, Any]]
+#: A group of a buffered notifier: (notifier, group key, its state, or None: gone).
+GroupRow = tuple[str, str, dict[str, Any] | None]
+#: What one flush writes: outbox rows and tracks, made at one time.
+Batch = tuple[Iterable[OutboxRow], Iterable[TrackRow], float]
+
+
+def delivery_row(
+    project: str, ident: str, target: str, notifier: str, document: str, created: float,
+    attempts: int, next_attempt: float, status: str, error: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """An outbox row as the console lists it (with its alert's rule, key and state)."""
+    alert = json.loads(document)
+    return {
+        "project": project, "id": ident, "target": target, "notifier": notifier,
+        "rule": alert.get("rule"), "key": alert.get("key"), "state": alert.get("state"),
+        "status": status, "attempts": attempts, "created": created,
+        "next_attempt": next_attempt if status == "pending" else None, "last_error": error,
+    }  # fmt: skip
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     id: str
@@ -528,8 +552,8 @@ class Store:
 
     def record_alerts(
         self,
-        rows: Iterable[tuple[str, str, str, dict[str, Any]]],
-        tracks: Iterable[tuple[str, str, dict[str, Any]]],
+        rows: Iterable[OutboxRow],
+        tracks: Iterable[TrackRow],
         now: float,
         *,
         project: str = "",
@@ -539,14 +563,8 @@ class Store:
 
     def record_batches(
         self,
-        batches: Iterable[
-            tuple[
-                Iterable[tuple[str, str, str, dict[str, Any]]],
-                Iterable[tuple[str, str, dict[str, Any]]],
-                float,
-            ]
-        ],
-        groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
+        batches: Iterable[Batch],
+        groups: Iterable[GroupRow] = (),
         *,
         project: str = "",
     ) -> None:
@@ -566,9 +584,7 @@ class Store:
                     ((project, rule, key, dump_row(data)) for rule, key, data in tracks),
                 )
 
-    def save_groups(
-        self, rows: Iterable[tuple[str, str, dict[str, Any] | None]], *, project: str = ""
-    ) -> None:
+    def save_groups(self, rows: Iterable[GroupRow], *, project: str = "") -> None:
         """Store buffered notifiers' groups (``None``: the group is gone)."""
         with self._transaction() as db:
             self._save_groups(db, project, rows)
@@ -577,7 +593,7 @@ class Store:
     def _save_groups(
         db: sqlite3.Connection,
         project: str,
-        rows: Iterable[tuple[str, str, dict[str, Any] | None]],
+        rows: Iterable[GroupRow],
     ) -> None:
         for notifier, key, data in rows:
             if data is None:
@@ -727,16 +743,7 @@ class Store:
             "ORDER BY created DESC, rowid DESC LIMIT ?",
             (*args, limit),
         ).fetchall()
-        found = []
-        for proj, ident, target, notifier, doc, created, attempts, next_attempt, st, error in rows:
-            alert = json.loads(doc)
-            found.append({
-                "project": proj, "id": ident, "target": target, "notifier": notifier,
-                "rule": alert.get("rule"), "key": alert.get("key"), "state": alert.get("state"),
-                "status": st, "attempts": attempts, "created": created,
-                "next_attempt": next_attempt if st == "pending" else None, "last_error": error,
-            })  # fmt: skip
-        return found
+        return [delivery_row(*row) for row in rows]
 
     def delivery_log(self, *, project: str | None = None) -> list[tuple[str, str, str, str]]:
         """``(id, target, outcome, detail)`` in order (of one project, or of all), for tests
@@ -829,26 +836,20 @@ class ProjectStore:
 
     def record_alerts(
         self,
-        rows: Iterable[tuple[str, str, str, dict[str, Any]]],
-        tracks: Iterable[tuple[str, str, dict[str, Any]]],
+        rows: Iterable[OutboxRow],
+        tracks: Iterable[TrackRow],
         now: float,
     ) -> None:
         self.store.record_alerts(rows, tracks, now, project=self.project)
 
     def record_batches(
         self,
-        batches: Iterable[
-            tuple[
-                Iterable[tuple[str, str, str, dict[str, Any]]],
-                Iterable[tuple[str, str, dict[str, Any]]],
-                float,
-            ]
-        ],
-        groups: Iterable[tuple[str, str, dict[str, Any] | None]] = (),
+        batches: Iterable[Batch],
+        groups: Iterable[GroupRow] = (),
     ) -> None:
         self.store.record_batches(batches, groups, project=self.project)
 
-    def save_groups(self, rows: Iterable[tuple[str, str, dict[str, Any] | None]]) -> None:
+    def save_groups(self, rows: Iterable[GroupRow]) -> None:
         self.store.save_groups(rows, project=self.project)
 
     def load_groups(self) -> list[tuple[str, str, dict[str, Any]]]:
