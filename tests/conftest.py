@@ -52,7 +52,9 @@ class Postgres:
         # Not under pytest's tmp_path: run as root, pgserver runs the server as a user of its
         # own, who must be able to reach the folder (pytest's are private to root).
         self.folder = os.path.join(tempfile.gettempdir(), f"pxrules-pg-{uuid.uuid4().hex[:12]}")
-        os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # pgserver's locks
+        runtime = os.path.join(tempfile.gettempdir(), f"pxrules-pg-run-{os.getuid()}")
+        os.makedirs(runtime, mode=0o700, exist_ok=True)  # pgserver's lock files
+        os.environ.setdefault("XDG_RUNTIME_DIR", runtime)
         self.server = self._start()
 
     def _start(self):  # type: ignore[no-untyped-def]
