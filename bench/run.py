@@ -23,6 +23,7 @@ STEPS = [
     ["replay_rate.py", "1000000"],
     ["check_speed.py", "10000"],
     ["projects.py", "20", "100:1", "300:1", "100:5"],
+    ["state_cost.py", "1000", "1000"],
 ]
 
 
@@ -54,6 +55,9 @@ def main() -> None:
         print(f"{name:<40} {value:>10.3f} {target:>9}  {'yes' if holds else 'NO'}")
     print("beside them, with no target:")
     print(f"{'  6 replay / json.loads, alert storm':<40} {r['replay']['storm']['ratio']:>10.3f}")
+    for backend in ("sqlite", "postgresql"):
+        cost = r["state_cost"][backend]
+        print(f"{'  9 bytes per alert, ' + backend:<40} {cost['bytes_per_alert']:>10.0f}")
     for run in r["projects"]["runs"][1:]:
         name = f"  8 p99 ms, {run['projects']} projects × {run['rate_per_project']:g}/s"
         print(f"{name:<40} {run['p99_ms']:>10.3f}")
