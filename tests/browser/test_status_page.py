@@ -61,9 +61,8 @@ async def test_a_firing_alert_shows_within_two_seconds(
 async def test_a_silence_made_on_the_page_stops_the_next_notification(
     sim: Simulator, rx: Receiver, tmp_path: Path, browser: Any
 ) -> None:
-    daemon = await DaemonProc(
-        rules_file(tmp_path, sim, rx), tmp_path / "s.db", "--http-token", TOKEN
-    ).start()
+    rules = rules_file(tmp_path, sim, rx)
+    daemon = await DaemonProc(rules, tmp_path / "s.db", "--http-token", TOKEN).start()
     page = await open_page(browser, daemon)
     await sim.set("kitchen/freezer", "-2")
     await page.locator(FIRING).wait_for(timeout=2000)
@@ -89,6 +88,9 @@ async def test_a_silence_made_on_the_page_stops_the_next_notification(
     _, listed = await daemon.request("GET", "/api/v1/silences")
     (made,) = listed["silences"]
     assert (made["created_by"], made["comment"]) == ("status page", "defrost")
+    # the project too: in a daemon of several, another project's alert must stay loud
+    assert made["matchers"] == {"project": rules.stem, "rule": "freezer-warm",
+                                "key": "kitchen/freezer"}  # fmt: skip
     assert made["ends_at"] > made["starts_at"]
 
     await sim.set("kitchen/freezer", "-20")  # resolved: the notification is held back
@@ -147,3 +149,35 @@ async def test_the_page_fits_a_phone(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "status-page-phone.png"), full_page=True)
     assert await daemon.stop() == 0
+
+
+async def test_with_two_projects_keys_show_their_project_and_a_silence_keeps_to_its_own(
+    tmp_path: Path, browser: Any
+) -> None:
+    from ..test_projects import KEYS, connected, project_file, start
+
+    async with Simulator(api_key=KEYS["greenhouse"], api_keys=[KEYS["cellar"]]) as sim, \
+            Receiver() as rx:  # fmt: skip
+        files = [project_file(tmp_path, name, sim, rx) for name in ("greenhouse", "cellar")]
+        daemon = await start(*files, state=tmp_path / "s.db")
+        await connected(daemon, 2)
+        page = await open_page(browser, daemon)
+        for name in ("greenhouse", "cellar"):
+            await sim.project(KEYS[name]).set("t", "75")
+        cellar = "#alerts tr[data-project='cellar'][data-key='t'][data-state='firing']"
+        await page.locator(cellar).wait_for(timeout=2000)
+        assert await page.locator("#project").inner_text() == "· 2 projects"
+        assert "cellar · t" in await page.locator(cellar).inner_text()
+        assert await page.locator("#keys tr[data-project='greenhouse']").inner_text() != ""
+        await page.locator(f"{cellar} button.silence").click()
+        assert "project = cellar" in await page.locator("#silence-what").inner_text()
+        await page.select_option("#silence-duration", "2h")
+        await page.locator("#silence-comment").fill("cellar door open")
+        await page.keyboard.press("Enter")
+        await page.locator(f"{cellar}[data-silenced='true']").wait_for(timeout=2000)
+        loud = "#alerts tr[data-project='greenhouse'][data-silenced='false']"
+        assert await page.locator(loud).count() == 1
+        _, listed = await daemon.request("GET", "/api/v1/silences")
+        assert [s["matchers"]["project"] for s in listed["silences"]] == ["cellar"]
+        assert page.errors == []
+        assert await daemon.stop() == 0

@@ -77,6 +77,11 @@ function draw(id, data, build) {
   }
 }
 
+// With rows of several projects, a key is shown with its project ("cellar · t").
+function keyOf(row, rows) {
+  return new Set(rows.map((r) => r.project)).size > 1 ? `${row.project} · ${row.key}` : row.key;
+}
+
 function alertsView(alerts) {
   if (!alerts.length) return empty("No alerts firing or pending.");
   const headers = [{ text: "State" }, { text: "Severity" }, { text: "Rule" }, { text: "Key" },
@@ -87,15 +92,15 @@ function alertsView(alerts) {
       : a.state === "firing" && !a.notified ? "not notified" : "";
     const note = why ? el("span", { class: "tag", text: why }) : "";
     const action = a.silenced ? "" : el("button", {
-      type: "button", class: "silence", "data-focus": `silence:${a.rule}:${a.key}`,
+      type: "button", class: "silence", "data-focus": `silence:${a.project}:${a.rule}:${a.key}`,
       "aria-label": `Silence ${a.rule} on ${a.key}`, text: "Silence…",
-      onclick: () => openSilence(a.rule, a.key),
+      onclick: () => openSilence(a.project, a.rule, a.key),
     });
     return {
-      row: el("tr", { "data-rule": a.rule, "data-key": a.key, "data-state": a.state,
-        "data-silenced": a.silenced ? "true" : "false" }),
-      cells: [el("span", { class: "state", text: a.state }), a.severity, a.rule, a.key, a.value,
-        time(a.since), note, action],
+      row: el("tr", { "data-project": a.project, "data-rule": a.rule, "data-key": a.key,
+        "data-state": a.state, "data-silenced": a.silenced ? "true" : "false" }),
+      cells: [el("span", { class: "state", text: a.state }), a.severity, a.rule,
+        keyOf(a, alerts), a.value, time(a.since), note, action],
     };
   }), "Alerts");
 }
@@ -106,7 +111,7 @@ function deliveriesView(rows) {
     { text: "Status" }, { text: "Attempts", cls: "num" }, { text: "Last error" }];
   return table(headers, rows.map((d) => ({
     row: el("tr", { "data-id": d.id, "data-target": d.target }),
-    cells: [d.target, d.rule, d.key, d.state, d.status === "pending" ? "retrying" : d.status,
+    cells: [d.target, d.rule, keyOf(d, rows), d.state, d.status === "pending" ? "retrying" : d.status,
       d.attempts, d.last_error],
   })), "Failing deliveries");
 }
@@ -157,8 +162,8 @@ function keysView(data) {
   const headers = [{ text: "Key" }, { text: "Value", cls: "num" }, { text: "Updated" },
     { text: "Rules" }, { text: "Recent" }];
   const view = table(headers, data.keys.map((k) => ({
-    row: el("tr", { "data-key": k.key }),
-    cells: [k.key, k.removed ? "(removed)" : k.value, time(k.updated), k.rules.join(", "),
+    row: el("tr", { "data-project": k.project, "data-key": k.key }),
+    cells: [keyOf(k, data.keys), k.removed ? "(removed)" : k.value, time(k.updated), k.rules.join(", "),
       chart(k.key, k.points, k.thresholds)],
   })), "Keys");
   if (data.total > data.keys.length) {
@@ -202,9 +207,9 @@ async function write(method, path, body) {
   return { status: response.status, answer };
 }
 
-function openSilence(rule, key) {
-  silencing = { rule, key };
-  $("silence-what").textContent = `rule = ${rule}, key = ${key}`;
+function openSilence(project, rule, key) {
+  silencing = { project, rule, key };  // the project too: another project's alert stays loud
+  $("silence-what").textContent = `project = ${project}, rule = ${rule}, key = ${key}`;
   $("silence-error").textContent = "";
   $("token-row").hidden = !!token || $("token-row").hidden;
   $("silence-dialog").showModal();
@@ -218,7 +223,7 @@ async function submitSilence(event) {
     sessionStorage.setItem(TOKEN_KEY, token);
   }
   const { status, answer } = await write("POST", "/api/v1/silences", {
-    matchers: { rule: silencing.rule, key: silencing.key },
+    matchers: { project: silencing.project, rule: silencing.rule, key: silencing.key },
     duration: $("silence-duration").value,
     comment: $("silence-comment").value,
     created_by: "status page",
