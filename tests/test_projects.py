@@ -81,6 +81,12 @@ async def test_two_projects_in_one_daemon_each_alert_names_its_project(tmp_path:
             status, body = await daemon.request("GET", "/api/v1/keys?project=cellar")
             assert status == 200
             assert [(k["project"], k["value"]) for k in body["keys"]] == [("cellar", "80")]
+            code, out, _ = await daemon.cli("alerts")
+            lines = out.splitlines()
+            assert code == 0 and lines[0].split()[:2] == ["PROJECT", "STATE"]
+            assert sorted(line.split()[0] for line in lines[1:]) == ["cellar", "greenhouse"]
+            code, out, _ = await daemon.cli("keys")
+            assert code == 0 and out.splitlines()[0].split()[0] == "PROJECT"
             assert await daemon.metric("pxrules_alerts_total", project="cellar") == 1
             assert await daemon.metric("pxrules_alerts_total", project="greenhouse") == 1
             body = await health(daemon)

@@ -33,4 +33,8 @@ def alerts(fmt: str, http: str, http_token: str | None) -> None:
     if not rows:
         click.echo("no alerts firing or pending")
         return
-    click.echo(table(["STATE", "SEVERITY", "RULE", "KEY", "VALUE", "SINCE", "NOTE"], rows))
+    headers = ["STATE", "SEVERITY", "RULE", "KEY", "VALUE", "SINCE", "NOTE"]
+    if len({a.get("project") for a in found["alerts"]}) > 1:  # a daemon of several projects
+        headers.insert(0, "PROJECT")
+        rows = [[a.get("project", ""), *row] for a, row in zip(found["alerts"], rows, strict=True)]
+    click.echo(table(headers, rows))

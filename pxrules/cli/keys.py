@@ -34,6 +34,10 @@ def keys(fmt: str, match: str | None, limit: int, http: str, http_token: str | N
     if not rows:
         click.echo("no keys")
         return
-    click.echo(table(["KEY", "VALUE", "UPDATED", "RULES"], rows))
+    headers = ["KEY", "VALUE", "UPDATED", "RULES"]
+    if len({k.get("project") for k in found["keys"]}) > 1:  # a daemon of several projects
+        headers.insert(0, "PROJECT")
+        rows = [[k.get("project", ""), *row] for k, row in zip(found["keys"], rows, strict=True)]
+    click.echo(table(headers, rows))
     if found["total"] > len(rows):
         click.echo(f"… {found['total'] - len(rows)} more (see --limit, --match)")
