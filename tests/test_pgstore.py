@@ -5,9 +5,11 @@ per database, and a database that goes away and comes back loses nothing that wa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,6 +20,7 @@ from pxrules.testing.simulator import Simulator
 from .conftest import API_KEY, Postgres
 from .daemon_proc import DaemonProc
 from .helpers import poll
+from .proxy import SilenceableProxy
 from .receiver import Receiver, Reply
 
 
@@ -200,3 +203,30 @@ async def test_alerting_goes_on_while_the_database_is_away(sim: Simulator, tmp_p
             store.close()
     finally:
         server.remove()
+
+
+async def test_a_cut_network_fails_a_write_in_bounded_time_and_the_store_reconnects(
+    postgres: Postgres, pg_url: str
+) -> None:
+    """A partition (the proxy in front of PostgreSQL swallows everything, new connections
+    too): the write blocked on it fails once the watchdog's timeout passes, instead of hanging
+    the store's thread for TCP's minutes; healed, the next write reconnects."""
+    database = urlsplit(pg_url).path.lstrip("/")
+    socket_file = f"{postgres.folder}/.s.PGSQL.5432"
+    async with SilenceableProxy(target_unix=socket_file) as proxy:
+        url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{database}"
+        store = await asyncio.to_thread(PgStore.open, url, io_timeout=1.0)
+        try:
+            await asyncio.to_thread(store.record_alerts, [("a1", "hook", "hook", {})], [], 1.0)
+            proxy.cut()
+            with pytest.raises(StoreError):
+                await asyncio.to_thread(
+                    store.record_alerts, [("a2", "hook", "hook", {})], [], 2.0
+                )
+            assert store.healthy is False and store._watchdog.fired == 1
+            proxy.heal()
+            await asyncio.to_thread(store.record_alerts, [("a2", "hook", "hook", {})], [], 2.0)
+            assert store.healthy is True
+            assert [i.id for i in await asyncio.to_thread(store.pending)] == ["a1", "a2"]
+        finally:
+            await asyncio.to_thread(store.close)

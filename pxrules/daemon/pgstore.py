@@ -24,6 +24,8 @@ import logging
 import os
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -50,6 +52,66 @@ log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
 
 SCHEMA_VERSION = 1
+#: A database that stops answering (a network cut, a dead server behind a NAT) fails a write
+#: within this many seconds instead of hanging the store's thread — and the first attempts of
+#: the alerts waiting on it — for TCP's own minutes: a watchdog shuts the connection's socket
+#: down when one transaction has run this long (the next write reconnects), and the connect
+#: timeout and TCP keepalives bound the rest.
+IO_TIMEOUT = 10.0
+
+
+def _connect_options(timeout: float) -> dict[str, int]:
+    return {
+        "connect_timeout": max(1, int(timeout)),
+        "keepalives": 1,
+        "keepalives_idle": max(1, int(timeout)),
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+    }
+
+
+class _Watchdog:
+    """Shuts down the socket of a connection whose transaction has run past its deadline:
+    the call blocked on it fails at once (a dead peer never answers; TCP would wait minutes)."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.fired = 0
+        self._lock = threading.Lock()
+        self._deadline: float | None = None
+        self._fileno = -1
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="pxrules-pg-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, fileno: int) -> None:
+        with self._lock:
+            self._deadline, self._fileno = time.monotonic() + self.timeout, fileno
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._deadline = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(min(0.5, self.timeout / 4)):
+            with self._lock:
+                late = self._deadline is not None and time.monotonic() > self._deadline
+                if late:
+                    self._deadline = None
+                    self.fired += 1
+                    # On a duplicate of the descriptor: shutting down acts on the socket
+                    # itself, and closing the duplicate leaves psycopg's own open.
+                    with (
+                        contextlib.suppress(OSError),
+                        socket.socket(fileno=os.dup(self._fileno)) as sock,
+                    ):
+                        sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 #: The advisory lock one daemon holds on a database (a number of its own: "pxrules").
 LOCK_KEY = 0x70787275_6C6573
 
@@ -121,11 +183,13 @@ class PgStore:
     """The state in a PostgreSQL database. Like :class:`~pxrules.daemon.store.Store`, its
     methods are synchronous; call them through :meth:`run` from asyncio."""
 
-    def __init__(self, url: str, connection: Any) -> None:
+    def __init__(self, url: str, connection: Any, io_timeout: float = IO_TIMEOUT) -> None:
         self.url = url
+        self.io_timeout = io_timeout
         self.path = redact(url)  # what messages and /healthz show
         self._db = connection
         self._writer = _Writer()
+        self._watchdog = _Watchdog(io_timeout)
         self.healthy = True
         self.last_error: str | None = None
         self.file_problem: str | None = None
@@ -134,22 +198,25 @@ class PgStore:
     # -- opening --------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str) -> PgStore:
+    def open(cls, url: str, *, io_timeout: float | None = None) -> PgStore:
         """Connect, take the one-daemon lock (or raise :class:`StateFileRefused` naming the
-        holder), and create or upgrade the schema."""
-        db = cls._connect(url)
+        holder), and create or upgrade the schema. ``io_timeout`` (default
+        ``$PXRULES_PG_IO_TIMEOUT``, else :data:`IO_TIMEOUT`) bounds one transaction."""
+        if io_timeout is None:
+            io_timeout = float(os.environ.get("PXRULES_PG_IO_TIMEOUT") or IO_TIMEOUT)
+        db = cls._connect(url, io_timeout)
         try:
             cls._setup(db)
         except Exception:
             db.close()
             raise
-        return cls(url, db)
+        return cls(url, db, io_timeout)
 
     @staticmethod
-    def _connect(url: str) -> Any:
+    def _connect(url: str, io_timeout: float) -> Any:
         psycopg = _psycopg()
         try:
-            return psycopg.connect(url, autocommit=True, connect_timeout=5)
+            return psycopg.connect(url, autocommit=True, **_connect_options(io_timeout))
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to {redact(url)}: {exc}".strip()) from exc
 
@@ -188,6 +255,7 @@ class PgStore:
 
     def close(self) -> None:
         self._writer.shutdown()
+        self._watchdog.stop()
         with contextlib.suppress(Exception):
             self._db.close()
 
@@ -202,7 +270,7 @@ class PgStore:
         """After the database went away: connect again and take the lock again first."""
         with contextlib.suppress(Exception):
             self._db.close()
-        db = self._connect(self.url)
+        db = self._connect(self.url, self.io_timeout)
         try:
             self._setup(db)
         except Exception:
@@ -217,8 +285,12 @@ class PgStore:
         try:
             if self._db.closed or self._db.broken:
                 self._reconnect()
-            with self._db.transaction():
-                yield self._db
+            self._watchdog.arm(self._db.fileno())
+            try:
+                with self._db.transaction():
+                    yield self._db
+            finally:
+                self._watchdog.disarm()
         except (psycopg.Error, StoreError) as exc:
             self.healthy = False
             self.last_error = str(exc).strip()
