@@ -220,9 +220,7 @@ async def test_a_cut_network_fails_a_write_in_bounded_time_and_the_store_reconne
             await asyncio.to_thread(store.record_alerts, [("a1", "hook", "hook", {})], [], 1.0)
             proxy.cut()
             with pytest.raises(StoreError):
-                await asyncio.to_thread(
-                    store.record_alerts, [("a2", "hook", "hook", {})], [], 2.0
-                )
+                await asyncio.to_thread(store.record_alerts, [("a2", "hook", "hook", {})], [], 2.0)
             assert store.healthy is False and store._watchdog.fired == 1
             proxy.heal()
             await asyncio.to_thread(store.record_alerts, [("a2", "hook", "hook", {})], [], 2.0)
