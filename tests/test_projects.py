@@ -99,6 +99,8 @@ async def test_two_projects_in_one_daemon_each_alert_names_its_project(tmp_path:
     ids = [r.json()["id"] for r in rx.to("/hook")]
     assert len(set(ids)) == 2  # same rule and key names, two projects: two different ids
     assert any(m.startswith("cellar: connected to ") for m in daemon.messages())
+    assert any(m.startswith("cellar: delivered firing of rule hot, key t to hook")
+               for m in daemon.messages())  # fmt: skip
     store = Store.open(str(tmp_path / "s.db"))
     try:  # each project's state is its own
         assert sorted(store.projects()) == ["cellar", "greenhouse"]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..alerts import is_group
 from ..backoff import Backoff
+from ..logtags import tagged
 from ..ratelimit import RateLimitedLog
 from .decision import DEFAULT_BACKOFF, Decision, next_step
 from .notifiers.base import Outcome, Result, Target
@@ -159,7 +160,9 @@ class TargetWorker:
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a bug here must not stop this target's deliveries
-                    log.exception("delivery to %s failed unexpectedly", self.target.name)
+                    self.dispatcher.log.exception(
+                        "delivery to %s failed unexpectedly", self.target.name
+                    )
                 finally:
                     self.busy = False
                     self.close_replaced()
@@ -207,7 +210,7 @@ class TargetWorker:
                 # "Did my rule fire?" is answered by the log: every delivery at INFO, with the
                 # target's name only (never its URL). The log target's own line is its delivery.
                 level = logging.DEBUG if self.notifier == "log" else logging.INFO
-                log.log(
+                self.dispatcher.log.log(
                     level,
                     "delivered %s to %s (attempt %d, id %s)",
                     describe(item.document),
@@ -217,7 +220,7 @@ class TargetWorker:
                 )
                 return
             if step.status == "failed":
-                log.error(
+                self.dispatcher.log.error(
                     "giving up on notification %s (%s) to %s after %d attempt(s): %s — %s",
                     item.id,
                     describe(item.document),
@@ -228,7 +231,7 @@ class TargetWorker:
                 )
                 return
             d.stats.retries[self.notifier] += 1
-            log.warning(
+            self.dispatcher.log.warning(
                 "delivery of %s to %s failed (%s); %s",
                 item.id,
                 self.target.name,
@@ -250,7 +253,10 @@ class Dispatcher:
         backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tag: str = "",
     ) -> None:
+        #: Its log lines start with ``tag`` (the project's name, in a daemon of several).
+        self.log = tagged(tag, log)
         self.store = store
         self.retry_for = dict(retry_for or {})
         self.backoff = backoff
@@ -261,7 +267,7 @@ class Dispatcher:
         self._background: set[asyncio.Task[None]] = set()
         # Attempt records the store refused, keyed by (id, target), written before newer ones.
         self._unrecorded: list[AttemptRecord] = []
-        self.store_errors = RateLimitedLog(log, logging.ERROR)
+        self.store_errors = RateLimitedLog(self.log, logging.ERROR)
         self._writer: asyncio.Task[None] | None = None  # writes the attempt records
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         self._retired: list[TargetWorker] = []  # finishing their attempt in flight
@@ -357,14 +363,14 @@ class Dispatcher:
             return
         if count:
             self.stats.dropped += count
-            log.error(
+            self.log.error(
                 "%d notification(s) for target %s, which is no longer configured: dropped",
                 count,
                 target,
             )
 
     def drop(self, item: OutboxItem) -> None:
-        log.error(
+        self.log.error(
             "notification %s is for target %s, which is no longer configured: dropped",
             item.id,
             item.target,

@@ -16,6 +16,7 @@ from typing import Any
 from ..alerts import Alert
 from ..engine import Engine
 from ..engine.buffers import Buffers
+from ..logtags import tagged
 from ..ratelimit import RateLimitedLog
 from .delivery import Dispatcher
 from .notifiers.log import LogTarget
@@ -33,7 +34,7 @@ class AlertOutbox:
     """
 
     def __init__(
-        self, store: ProjectStore, log_target: LogTarget, *, dry_run: bool = False
+        self, store: ProjectStore, log_target: LogTarget, *, dry_run: bool = False, tag: str = ""
     ) -> None:
         self.store = store
         self.dry_run = dry_run
@@ -48,7 +49,8 @@ class AlertOutbox:
         # transaction, so a burst costs few transactions and little memory.
         self._unwritten: list[tuple[list[OutboxItem], dict[tuple[str, str], Any], float]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._store_errors = RateLimitedLog(log, logging.ERROR)  # a full disk fails every flush
+        # A full disk fails every flush; the lines start with the project's name (``tag``).
+        self._store_errors = RateLimitedLog(tagged(tag, log), logging.ERROR)
         #: Grouped notifiers and notifiers with time windows (the daemon sets it).
         self.buffers: Buffers | None = None
         self._emitted: list[OutboxItem] = []  # notifications the buffers let out

@@ -76,7 +76,7 @@ class ProjectRunner:
         self.outbox: AlertOutbox | None = None
         self.checkpointer: Checkpointer | None = None
         self.history = KeyHistory(max_keys=options.max_keys)
-        self._log_target = LogTarget()  # one across reloads: it learns the event rules
+        self._log_target = LogTarget(tag=tag)  # one across reloads: it learns the event rules
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reloading = asyncio.Lock()  # one reload at a time
         self.reload_ok = True
@@ -103,12 +103,13 @@ class ProjectRunner:
     async def start(self) -> None:
         """Restore the engine from the state, resume the outbox, and connect to PxServ."""
         config, store, options = self.config, self.store, self.options
-        self.outbox = AlertOutbox(store, self._log_target, dry_run=options.dry_run)
+        self.outbox = AlertOutbox(store, self._log_target, dry_run=options.dry_run, tag=self.tag)
         self._install(config)
         self.dispatcher = Dispatcher(
             self._build_targets(config),
             None if options.dry_run else store,
             retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
+            tag=self.tag,
         )
         self.dispatcher.start()
         self.outbox.dispatcher = self.dispatcher

@@ -194,7 +194,8 @@ class Daemon:
             log.info("state kept from before projects: now project %r's", loaded[0][1].project)
         self._session = aiohttp.ClientSession()
         self._load_silences(store)
-        self._many = len(paths) > 1  # then each project's log lines start with its name
+        # Several files, or a directory (more may come): each project's lines start with its name.
+        self._many = len(paths) > 1 or any(p.is_dir() for p in self.options.rules_paths)
         state = self._state_shown()
         loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
         dry = " — DRY RUN: nothing is delivered" if self.options.dry_run else ""

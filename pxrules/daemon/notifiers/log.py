@@ -6,6 +6,7 @@ import logging
 from collections.abc import Collection
 from typing import Any
 
+from ...logtags import tagged
 from .base import Outcome, Result, Target
 
 log = logging.getLogger("pxrules.alerts")
@@ -19,9 +20,10 @@ class LogTarget(Target):
 
     name = "log"
 
-    def __init__(self, event_rules: Collection[str] = ()) -> None:
+    def __init__(self, event_rules: Collection[str] = (), tag: str = "") -> None:
         #: Names of the event rules (the daemon updates it in place on reload).
         self.event_rules = set(event_rules)
+        self._log = tagged(tag, log)  # lines start with the project's name, given several
 
     async def send(self, document: dict[str, Any]) -> Result:
         level = (
@@ -29,7 +31,7 @@ class LogTarget(Target):
             if document["state"] == "resolved"
             else _LEVEL.get(str(document["severity"]), logging.WARNING)
         )
-        log.log(
+        self._log.log(
             level,
             "%s %s [%s] %s=%s: %s",
             "CHANGED" if document["rule"] in self.event_rules else document["state"].upper(),
