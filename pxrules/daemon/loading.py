@@ -75,7 +75,4 @@ def rules_files(paths: tuple[Path, ...]) -> list[Path]:
                                 if p.suffix in (".yaml", ".yml") and p.is_file()))  # fmt: skip
         else:
             found.append(path)
-    unique: dict[Path, None] = {}
-    for path in found:
-        unique.setdefault(path, None)
-    return list(unique)
+    return list(dict.fromkeys(found))

@@ -31,10 +31,3 @@ class RunOptions:
     def source_overrides(self) -> dict[str, str]:
         given = {"url": self.url, "api_key": self.api_key}
         return {name: value for name, value in given.items() if value}
-
-    @property
-    def key_origin(self) -> str:
-        """Where the API key came from, for a message about a refused key."""
-        if self.api_key:
-            return "--api-key"
-        return f"source.api_key in {self.rules_path}"

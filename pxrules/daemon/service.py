@@ -151,13 +151,7 @@ class Daemon:
                 self.broken[path] = "; ".join(problems) or "the rules file cannot be read"
                 worst = max(worst, config)
                 continue
-            if config.project in names:
-                message = (
-                    f"{path}: project {config.project!r} is already that of "
-                    f"{names[config.project]}: give one of them another `project:`"
-                )
-                log.error("%s", message)
-                self.broken[path] = message
+            if self._taken(path, config, names):
                 worst = max(worst, ExitCode.INVALID)
                 continue
             names[config.project] = path
@@ -394,10 +388,8 @@ class Daemon:
             if runner is not None:
                 ok = await runner.reload(config) and ok
                 continue
-            if config.project in names and names[config.project] != path:
+            if self._taken(path, config, names):
                 ok = False
-                self.broken[path] = f"{path}: project {config.project!r} is already running"
-                log.error("%s", self.broken[path])
                 continue
             self.broken.pop(path, None)
             started = await self._start_project(path, config)
@@ -407,6 +399,16 @@ class Daemon:
             if path not in paths:
                 del self.broken[path]
         return ok
+
+    def _taken(self, path: Path, config: Config, names: dict[str, Path]) -> bool:
+        """Whether another file already names this file's project (it is then broken)."""
+        other = names.get(config.project)
+        if other is None or other == path:
+            return False
+        self.broken[path] = (f"{path}: project {config.project!r} is already that of {other}: "
+                             "give one of them another `project:`")  # fmt: skip
+        log.error("%s", self.broken[path])
+        return True
 
     async def _begin_when_connected(self, runner: ProjectRunner) -> None:
         if await runner.first_connect(self._stop) == ExitCode.OK:
