@@ -1,7 +1,10 @@
 """Capacity of one daemon running many projects: event → webhook latency with N projects
 (N rules files, N API keys on one simulator) each sending RATE alerts per second.
 
-    .venv/bin/python bench/projects.py SECONDS N:RATE [N:RATE ...]
+    .venv/bin/python bench/projects.py SECONDS N:RATE [N:RATE ...] [--daemons=K]
+
+With ``--daemons=K`` (K > 1) K daemons share the projects as a fleet on a local PostgreSQL
+(pgserver's), each project run by one of them.
 
 Each event is on a new key, so each fires a rule and is delivered to one local webhook
 receiver; the latency is measured against the stamp the simulator put in the value, on the
@@ -12,16 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import psycopg
 from common import BENCH, HookLatency, free_port, percentile, save
 
 
-async def measure(seconds: float, projects: int, rate: float) -> dict[str, float]:
+async def measure(
+    seconds: float, projects: int, rate: float, daemons: int = 1, state: str = ""
+) -> dict[str, float]:
     total = int(seconds * rate * projects)
     receiver = await HookLatency(total).start()
     latency, got_all, rx_port = receiver.latency, receiver.done, receiver.port
@@ -42,21 +51,22 @@ async def measure(seconds: float, projects: int, rate: float) -> dict[str, float
                 "rules: [{name: fire, keys: ['k/*'], when: {above: 0}, notify: [hook]}]\n"
             )
         started = time.perf_counter()
-        daemon = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "pxrules", "run", str(folder), "--state", f"{tmp}/s.db",
-            "--log-level", "error",
-        )  # fmt: skip
+        command = [sys.executable, "-m", "pxrules", "run", str(folder),
+                   "--state", state or f"{tmp}/s.db", "--log-level", "error"]  # fmt: skip
+        fleet = [await asyncio.create_subprocess_exec(*command) for _ in range(daemons)]
         try:
-            await asyncio.wait_for(driver.stdout.readline(), 120)  # "done": all emitted
+            await asyncio.wait_for(driver.stdout.readline(), 180)  # "done": all emitted
             await asyncio.wait_for(got_all.wait(), timeout=60)
         finally:
-            daemon.terminate()
-            await daemon.wait()
+            for daemon in fleet:
+                daemon.terminate()
+            await asyncio.gather(*(d.wait() for d in fleet))
             driver.kill()
             await driver.wait()
             await receiver.stop()
     ms = lambda v: v * 1000  # noqa: E731
     return {
+        "daemons": daemons,
         "projects": projects,
         "rate_per_project": rate,
         "events": total,
@@ -67,19 +77,41 @@ async def measure(seconds: float, projects: int, rate: float) -> dict[str, float
     }
 
 
-async def main(seconds: float, loads: list[tuple[int, float]]) -> None:
-    runs = [await measure(seconds, n, rate) for n, rate in loads]
-    heads = ("projects", "per s each", "events", "p50 ms", "p99 ms", "max ms")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (8, 10, 7, 8, 8, 8), strict=True)))
+async def main(seconds: float, loads: list[tuple[int, float]], daemons: int) -> None:
+    if daemons == 1:
+        runs = [await measure(seconds, n, rate) for n, rate in loads]
+    else:  # a fleet: the daemons share the projects through a PostgreSQL of pgserver's
+        import pgserver
+
+        folder = os.path.join(tempfile.gettempdir(), f"pxrules-bench-pg-{uuid.uuid4().hex[:8]}")
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        try:
+            runs = []
+            for n, rate in loads:
+                url = server.get_uri(f"fleet{len(runs)}")
+                with psycopg.connect(server.get_uri(), autocommit=True) as db:
+                    db.execute(f"CREATE DATABASE fleet{len(runs)}")
+                runs.append(await measure(seconds, n, rate, daemons, url))
+        finally:
+            server.cleanup()
+            shutil.rmtree(folder, ignore_errors=True)
+    heads = ("daemons", "projects", "per s each", "events", "p50 ms", "p99 ms", "max ms")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (7, 8, 10, 7, 8, 8, 8), strict=True)))
     for r in runs:
-        print(f"{r['projects']:>8} {r['rate_per_project']:>10g} {r['events']:>7} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['max_ms']:>8.2f}")  # fmt: skip
+        print(f"{r['daemons']:>7} {r['projects']:>8} {r['rate_per_project']:>10g} "
+              f"{r['events']:>7} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} "
+              f"{r['max_ms']:>8.2f}")  # fmt: skip
     print("target: p99 event → webhook <= 50 ms")
-    save("projects", {"runs": runs})
+    save("projects" if daemons == 1 else "fleet_capacity", {"runs": runs})
 
 
 if __name__ == "__main__":
-    given = sys.argv[2:] or ["100:1", "300:1", "100:5"]
+    args = sys.argv[1:]
+    daemons = 1
+    for arg in [a for a in args if a.startswith("--daemons=")]:
+        daemons = int(arg.split("=", 1)[1])
+        args.remove(arg)
+    given = args[1:] or ["100:1", "300:1", "100:5"]
     loads = [(int(a), float(b)) for a, b in (g.split(":") for g in given)]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 20.0, loads))
+        asyncio.run(main(float(args[0]) if args else 20.0, loads, daemons))

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from pxrules.cli import cli
 
 COMMANDS = [
-    "check", "run", "replay", "test", "tail", "alerts", "keys", "silence", "schema", "demo",
-    "simulate",
+    "check", "run", "replay", "test", "tail", "alerts", "keys", "silence", "fleet", "schema",
+    "demo", "simulate",
 ]  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """State in PostgreSQL (``--state postgresql://…``): the same guarantees as the SQLite file, on
 a real server of the test run's own (tests/conftest.py ``postgres``): outbox rows survive a
-reopen until marked, checkpoints round-trip, projects never see each other's rows, one daemon
-per database, and a database that goes away and comes back loses nothing that was written."""
+reopen until marked, checkpoints round-trip, projects never see each other's rows, the fleet's
+leases fence stale writers, and a database that goes away and comes back loses nothing that was
+written."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
-from pxrules.daemon.pgstore import PgStore, redact
-from pxrules.daemon.store import StateFileRefused, StoreError
+from pxrules.daemon.pgstore import Fence, Member, PgStore, redact
+from pxrules.daemon.store import AttemptRecord, FencedWrite, StoreError
 from pxrules.testing.simulator import Simulator
 
 from .conftest import API_KEY, Postgres
@@ -89,15 +91,57 @@ def test_groups_silences_and_pruning(pg_url: str) -> None:
         store.close()
 
 
-def test_one_daemon_per_database_the_second_is_told_who_holds_it(pg_url: str) -> None:
-    first = PgStore.open(pg_url)
+def test_leases_one_owner_each_a_fair_share_and_a_stale_epoch_is_fenced(pg_url: str) -> None:
+    """The fleet's table logic on its own: the first member takes every project; a second one
+    finds none free and the first learns it holds two beyond its share and hands them over; a
+    write with the old epoch is refused and counted; an expired lease of a dead member is
+    taken over with a higher epoch, naming the member it came from."""
+    a, b = PgStore.open(pg_url), PgStore.open(pg_url)
+    me_a, me_b = Member("a", "host-a", 1, "v"), Member("b", "host-b", 2, "v")
+    names = ["p1", "p2", "p3", "p4", "p5"]
     try:
-        held = r"in use by another pxrules daemon \(.* PID \d+\)"
-        with pytest.raises(StateFileRefused, match=held):
-            PgStore.open(pg_url)
+        tick = a.fleet_tick(me_a, 60, names, {})
+        assert tick.acquired == [(p, 1, None) for p in names] and tick.members == 1
+        tick = b.fleet_tick(me_b, 60, names, {})
+        assert tick.acquired == [] and (tick.members, tick.projects) == (2, 5)
+        tick = a.fleet_tick(me_a, 60, names, dict.fromkeys(names, 1))
+        assert tick.renewed == dict.fromkeys(names, 1) and tick.excess == 2  # share: 3
+        assert a.release("p4", Fence("a", 1)) and a.release("p5", Fence("a", 1))
+        assert not a.release("p5", Fence("a", 1))  # not twice
+        tick = b.fleet_tick(me_b, 60, names, {})
+        assert tick.acquired == [("p4", 2, None), ("p5", 2, None)]
+        row = ("n1", "hook", "hook", {"state": "firing"})
+        with pytest.raises(FencedWrite, match="no longer this daemon's"):
+            a.record_alerts([row], [], 1.0, project="p4", fence=Fence("a", 1))
+        assert a.fenced == 1 and a.pending(project="p4") == []
+        b.record_alerts([row], [], 1.0, project="p4", fence=Fence("b", 2))
+        assert [i.id for i in b.pending(project="p4")] == ["n1"]
+        with pytest.raises(FencedWrite):  # the mark of a delivery too
+            a.record_attempts([AttemptRecord("n1", "hook", "delivered", "", "delivered", 1, 0, 2)],
+                              project="p4", fence=Fence("a", 1))  # fmt: skip
+        with psycopg.connect(pg_url, autocommit=True) as db:  # member a dies: all runs out
+            db.execute("UPDATE pxrules_members SET heartbeat = now() - interval '1 hour' "
+                       "WHERE id = 'a'")  # fmt: skip
+            db.execute("UPDATE pxrules_leases SET expires = now() - interval '1 second' "
+                       "WHERE owner = 'a'")  # fmt: skip
+            up = db.execute("SELECT extract(epoch FROM now() - pg_postmaster_start_time())")
+            time.sleep(max(0.0, 1.1 - float(up.fetchone()[0])))  # type: ignore[index]
+        tick = b.fleet_tick(me_b, 1, names, {"p4": 2, "p5": 2})
+        assert tick.acquired == [("p1", 2, "a"), ("p2", 2, "a"), ("p3", 2, "a")]
+        assert a.fleet_tick(me_a, 1, names, {"p1": 1, "p2": 1, "p3": 1}).renewed == {}
+        status = a.fleet_status()
+        assert [(p["project"], p["owner"], p["epoch"]) for p in status["projects"]] == [
+            ("p1", "b", 2),
+            ("p2", "b", 2),
+            ("p3", "b", 2),
+            ("p4", "b", 2),
+            ("p5", "b", 2),
+        ]
+        assert [p["pending"] for p in status["projects"]] == [0, 0, 0, 1, 0]
+        assert {m["id"] for m in status["members"]} == {"a", "b"}
     finally:
-        first.close()
-    PgStore.open(pg_url).close()  # free again once the first is gone
+        a.close()
+        b.close()
 
 
 def test_the_password_never_shows(pg_url: str) -> None:
@@ -145,11 +189,13 @@ async def test_the_daemon_on_postgresql_restarts_from_it_and_resumes_its_outbox(
         daemon = await DaemonProc(rules, pg_url).start()  # type: ignore[arg-type]
         await sim.set("t", "75")
         await rx.requests.wait_for(lambda r: len(r) >= 1)  # failing: pending in the database
+        # A second daemon on the database joins the fleet: the one project is the first's.
         second = DaemonProc(rules, pg_url)  # type: ignore[arg-type]
         await second.start(wait_connected=False)
-        assert await second.wait_exit() == 2
-        assert any("in use by another pxrules daemon" in m for m in second.messages())
-        assert await daemon.stop(timeout=30) == 0
+        await second.wait_log(lambda m: m.startswith("fleet member "))
+        assert await daemon.stop(timeout=30) == 0  # SIGTERM: the project is handed over
+        await second.wait_log(lambda m: m.startswith("connected to "))
+        await second.stop()
         daemon = await DaemonProc(rules, pg_url).start()  # type: ignore[arg-type]
         try:
             await rx.requests.wait_for(lambda r: any(x.path == "/hook" for x in r[3:]), 30)

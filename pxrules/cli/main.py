@@ -10,6 +10,7 @@ from .. import __version__
 from .alerts import alerts
 from .check import check
 from .demo import demo
+from .fleet import fleet
 from .keys import keys
 from .replay import replay
 from .ruletest import test
@@ -26,6 +27,7 @@ Start here:
   pxrules test rules.test.yaml      rule unit tests: readings in, expected alerts out
   pxrules run rules.yaml            the alerting daemon
   pxrules alerts | keys | silence   look at and steer a running daemon (run --http)
+  pxrules fleet status              daemons sharing projects on PostgreSQL
 
 \b
 Shell completion (bash; zsh and fish likewise with zsh_source / fish_source):
@@ -40,7 +42,8 @@ def cli() -> None:
     """Rules and alerting for PxServ: thresholds, dead sensors, notifications."""
 
 
-for command in (check, run, replay, test, tail, alerts, keys, silence, schema, demo, simulate):
+for command in (check, run, replay, test, tail, alerts, keys, silence, fleet, schema, demo,
+                simulate):  # fmt: skip
     cli.add_command(command)
 
 

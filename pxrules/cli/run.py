@@ -71,6 +71,15 @@ from .loops import loop_option, run_on
     type=click.FloatRange(min=0),
     help="Seconds queued deliveries get on SIGTERM/SIGINT; the rest stay in the state file.",
 )
+@click.option(
+    "--lease-ttl",
+    envvar="PXRULES_LEASE_TTL",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="With --state postgresql://…: seconds a project's lease lasts unrenewed; a daemon that "
+    "dies has its projects taken over by the others after it [env: PXRULES_LEASE_TTL].",
+)
 @loop_option
 @click.option(
     "--log-level",
@@ -83,8 +92,8 @@ from .loops import loop_option, run_on
 )
 def run(
     rules_files: tuple[Path, ...], state_path: str, url: str | None, api_key: str | None,
-    http: str | None, http_token: str | None, dry_run: bool, max_keys: int, grace: float, loop: str,
-    log_level: str, log_format: str,
+    http: str | None, http_token: str | None, dry_run: bool, max_keys: int, grace: float,
+    lease_ttl: float, loop: str, log_level: str, log_format: str,
 ) -> None:  # fmt: skip
     """Run the alerting daemon."""
     from ..daemon.http import parse_listen
@@ -99,7 +108,7 @@ def run(
     options = RunOptions(
         rules_path=rules_files[0], more_rules=rules_files[1:], state_path=state_path, http=http,
         http_token=http_token, dry_run=dry_run, url=url,
-        api_key=api_key, grace=grace, max_keys=max_keys,
+        api_key=api_key, grace=grace, max_keys=max_keys, lease_ttl=lease_ttl,
     )  # fmt: skip
     code = run_on(loop, Daemon(options, formatter=formatter).run)
     _exit(code)

@@ -14,6 +14,7 @@ The retry decision is a pure function of the attempt's result and the clock
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter, deque
@@ -27,13 +28,16 @@ from ..logtags import tagged
 from ..ratelimit import RateLimitedLog
 from .decision import DEFAULT_BACKOFF, Decision, next_step
 from .notifiers.base import Outcome, Result, Target
-from .store import AttemptRecord, OutboxItem, ProjectStore, StoreError
+from .store import AttemptRecord, FencedWrite, OutboxItem, ProjectStore, StoreError
 
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
 log = logging.getLogger("pxrules.dispatch")
 
+#: Attempt records the store refused are tried again after this many seconds, doubling up to
+#: the maximum.
+RECORD_RETRY_FIRST, RECORD_RETRY_MAX = 0.5, 5.0
 #: Outbox items a target's worker holds in memory; the rest of its backlog stays in the store.
 BACKLOG_WINDOW = 256
 _NOT_CONFIGURED = "target no longer configured"
@@ -190,6 +194,8 @@ class TargetWorker:
                     raise
                 finally:
                     self.waiting = False
+            if d.may_send is not None and not d.may_send():
+                return  # the lease is gone: the new owner sends it (it is pending in the store)
             result = await self.target.send(item.document)
             attempts += 1
             now = d.clock()
@@ -272,6 +278,12 @@ class Dispatcher:
         self.by_notifier: dict[str, list[TargetWorker]] = {}
         self._retired: list[TargetWorker] = []  # finishing their attempt in flight
         self._started = False
+        self._closing = False
+        self._closed = asyncio.Event()
+        #: In a fleet, whether this daemon still holds the project's lease: asked right before
+        #: every attempt (a daemon that lost it sends nothing more; the item stays pending for
+        #: the new owner).
+        self.may_send: Callable[[], bool] | None = None
         self._assign(targets)
 
     def _assign(self, targets: Mapping[str, list[Target]]) -> None:
@@ -412,20 +424,34 @@ class Dispatcher:
         await asyncio.gather(*self._background, return_exceptions=True)
 
     async def _write(self, store: ProjectStore) -> None:
-        """Write the attempt records in order, all that wait in one transaction; those that
-        could not be written (disk full) are kept and written before the next ones, so a
-        delivered item is not left pending."""
-        try:  # the only writer (record_soon starts it when none runs): records keep their order
-            while self._unrecorded:
-                batch = self._unrecorded[:]
+        """Write the attempt records in order, all that wait in one transaction. Those that
+        cannot be written (disk full, database down) are kept and tried again, a little later
+        each time, until they are written, so a delivered item is not left pending — and not
+        sent again by whoever runs the project next."""
+        delay = RECORD_RETRY_FIRST
+        # The only writer (record_soon starts it when none runs): records keep their order.
+        while self._unrecorded:
+            batch = self._unrecorded[:]
+            try:
                 await store.run(store.record_attempts, batch)
-                del self._unrecorded[: len(batch)]
-        except StoreError as exc:
-            self.store_errors.log(
-                "%s; delivery goes on, %d attempt record(s) kept to write later",
-                exc,
-                len(self._unrecorded),
-            )
+            except FencedWrite as exc:  # the project is another daemon's now: nothing to keep
+                self.log.warning("%s (%d attempt record(s))", exc, len(self._unrecorded))
+                self._unrecorded.clear()
+                return
+            except StoreError as exc:
+                self.store_errors.log(
+                    "%s; delivery goes on, %d attempt record(s) kept to write later",
+                    exc,
+                    len(self._unrecorded),
+                )
+                if self._closing:  # stopping: what is left stays pending for the next start
+                    return
+                with contextlib.suppress(TimeoutError):  # drain wakes it for a last try
+                    await asyncio.wait_for(self._closed.wait(), delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX)
+                continue
+            del self._unrecorded[: len(batch)]
+            delay = RECORD_RETRY_FIRST
 
     @property
     def depth(self) -> int:
@@ -462,6 +488,8 @@ class Dispatcher:
         What is not delivered by then stays pending in the outbox for the next start.
         """
         deadline = time.monotonic() + grace
+        self._closing = True  # the attempt records get one more try, no more waiting
+        self._closed.set()
         while (self.depth or any(w.busy for w in self._retired)) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         workers = [*self.workers.values(), *self._retired]

@@ -98,13 +98,20 @@ class ServiceStatus:
         return self.store.file_problem or self.store.last_error or ""
 
     def health(
-        self, projects: Sequence[ProjectRunner], broken: Mapping[Path, str] | None = None
+        self,
+        projects: Sequence[ProjectRunner],
+        broken: Mapping[Path, str] | None = None,
+        fleet: Mapping[str, Any] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """``/healthz``: 200 when every project is connected with its rules loaded, else 503;
-        the details in JSON, each project's under ``projects``."""
+        the details in JSON, each project's under ``projects``. A member of a fleet
+        (``fleet``: its mode and leases) is healthy with no project too (the others hold them),
+        unless the database stopped answering it."""
         rows = [_project_health(p) for p in projects]
-        healthy = bool(rows) and all(r["connected"] for r in rows)
-        state_ok = self.state_file_ok
+        healthy = (bool(rows) or fleet is not None) and all(r["connected"] for r in rows)
+        if fleet is not None and fleet["mode"] == "cut-off":
+            healthy = False
+        state_ok = self.state_file_ok and (fleet is None or fleet["mode"] == "member")
         waiting = next((r for r in rows if not r["connected"]), rows[0] if rows else None)
         lasts = [r["seconds_since_last_event"] for r in rows
                  if r["seconds_since_last_event"] is not None]  # fmt: skip
@@ -123,6 +130,8 @@ class ServiceStatus:
             "version": __version__,
             "projects": rows,
         }
+        if fleet is not None:
+            body["fleet"] = dict(fleet)
         if broken:
             body["broken"] = {str(path): why for path, why in broken.items()}
         return (200 if healthy else 503), body

@@ -22,6 +22,7 @@ class RunOptions:
     env: dict[str, str] | None = None
     url: str | None = None  # replaces the rules file's source.url (--url)
     api_key: str | None = None  # replaces the rules file's source.api_key (--api-key)
+    lease_ttl: float = 15.0  # a fleet's project leases (--lease-ttl, state in PostgreSQL)
 
     @property
     def rules_paths(self) -> tuple[Path, ...]:

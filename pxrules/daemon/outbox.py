@@ -21,7 +21,7 @@ from ..ratelimit import RateLimitedLog
 from .delivery import Dispatcher
 from .notifiers.log import LogTarget
 from .routing import route
-from .store import OutboxItem, ProjectStore, StoreError
+from .store import FencedWrite, OutboxItem, ProjectStore, StoreError
 
 log = logging.getLogger("pxrules.daemon")
 
@@ -149,6 +149,9 @@ class AlertOutbox:
                     ],
                     [(notifier, key, data) for (notifier, key), data in groups.items()],
                 )
+            except FencedWrite as exc:  # another daemon owns the project now: it sends them
+                self._store_errors.log("%s: %d alert batch(es) not sent", exc, len(batches))
+                continue
             except StoreError as exc:
                 self._store_errors.log(
                     "%s; delivering from memory (a restart would lose these)", exc

@@ -3,13 +3,17 @@ guarantees and the same methods as the SQLite :class:`~pxrules.daemon.store.Stor
 
 An alert's outbox rows and its track are committed in one transaction before the first
 attempt; checkpoints, the delivery log, silences and groups are as in SQLite. The schema is
-created and upgraded by pxrules (``meta.schema``). One daemon per database: a session advisory
-lock is held while it runs, and a second daemon exits 2 naming the first (its host and PID).
+created and upgraded by pxrules (``meta.schema``).
+
+Many daemons share one database (a fleet, :mod:`.fleet`): each project is owned by one of them
+through a lease row whose **epoch** is a fencing token. Every write of a project's state made
+with a fence (:class:`Fence`) first locks its lease row and checks the owner and epoch in the
+same transaction; a daemon that lost the lease has its writes refused
+(:class:`FencedWrite`, counted in :attr:`PgStore.fenced`).
 
 The database going away does not stop alerting: every write then raises
 :class:`~pxrules.daemon.store.StoreError` (the daemon goes on from memory, as with a full disk)
-and the next write reconnects; the lock is taken again first, so a daemon never writes beside
-another one that took over meanwhile.
+and the next write reconnects.
 
 psycopg 3 is needed (``pip install 'pxrules[postgresql]'``).
 """
@@ -27,7 +31,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from ..engine.state import document, dump_row, load_row
 from .store import (
@@ -37,11 +41,11 @@ from .store import (
     URGENT,
     AttemptRecord,
     Batch,
+    FencedWrite,
     GroupRow,
     OutboxItem,
     OutboxRow,
     ProjectStore,
-    StateFileRefused,
     StoreError,
     TrackRow,
     _Writer,
@@ -51,7 +55,7 @@ from .store import (
 log = logging.getLogger("pxrules.store")
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: members and leases (the fleet); 1 is upgraded by creating them
 #: A database that stops answering (a network cut, a dead server behind a NAT) fails a write
 #: within this many seconds instead of hanging the store's thread — and the first attempts of
 #: the alerts waiting on it — for TCP's own minutes: a watchdog shuts the connection's socket
@@ -112,9 +116,6 @@ class _Watchdog:
         self._thread.join()
 
 
-#: The advisory lock one daemon holds on a database (a number of its own: "pxrules").
-LOCK_KEY = 0x70787275_6C6573
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS pxrules_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pxrules_values (
@@ -149,7 +150,20 @@ CREATE TABLE IF NOT EXISTS pxrules_groups (
 CREATE TABLE IF NOT EXISTS pxrules_silences (
     seq BIGSERIAL,
     id TEXT PRIMARY KEY, ends_at DOUBLE PRECISION NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pxrules_members (
+    id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, version TEXT NOT NULL,
+    started TIMESTAMPTZ NOT NULL DEFAULT now(), heartbeat TIMESTAMPTZ NOT NULL DEFAULT now());
+CREATE TABLE IF NOT EXISTS pxrules_leases (
+    project TEXT PRIMARY KEY,
+    owner TEXT,
+    epoch BIGINT NOT NULL DEFAULT 0,
+    expires TIMESTAMPTZ NOT NULL DEFAULT now(),
+    acquired TIMESTAMPTZ,
+    seen TIMESTAMPTZ NOT NULL DEFAULT now());
 """
+#: The transaction lock under which a daemon creates or upgrades the schema ("pxrules").
+SETUP_LOCK = 0x70787275_6C6573
+
 _PROJECT_TABLES = ("pxrules_values", "pxrules_tracks", "pxrules_outbox", "pxrules_groups",
                    "pxrules_delivery_log")  # fmt: skip
 
@@ -179,6 +193,13 @@ def _psycopg() -> Any:
     return psycopg
 
 
+class Fence(NamedTuple):
+    """Who may write a project's state: the lease's owner (a member id) at an epoch."""
+
+    owner: str
+    epoch: int
+
+
 class PgStore:
     """The state in a PostgreSQL database. Like :class:`~pxrules.daemon.store.Store`, its
     methods are synchronous; call them through :meth:`run` from asyncio."""
@@ -194,13 +215,16 @@ class PgStore:
         self.last_error: str | None = None
         self.file_problem: str | None = None
         self.id_salt = self._meta("id_salt")
+        #: Writes refused because the writer's lease is gone (see :class:`FencedWrite`).
+        self.fenced = 0
+        #: Whether the last failure was silence (no answer) rather than a refusal.
+        self.silent = False
 
     # -- opening --------------------------------------------------------------------------
 
     @classmethod
     def open(cls, url: str, *, io_timeout: float | None = None) -> PgStore:
-        """Connect, take the one-daemon lock (or raise :class:`StateFileRefused` naming the
-        holder), and create or upgrade the schema. ``io_timeout`` (default
+        """Connect and create or upgrade the schema. ``io_timeout`` (default
         ``$PXRULES_PG_IO_TIMEOUT``, else :data:`IO_TIMEOUT`) bounds one transaction."""
         if io_timeout is None:
             io_timeout = float(os.environ.get("PXRULES_PG_IO_TIMEOUT") or IO_TIMEOUT)
@@ -213,36 +237,44 @@ class PgStore:
         return cls(url, db, io_timeout)
 
     @staticmethod
-    def _connect(url: str, io_timeout: float) -> Any:
+    def _connect(url: str, io_timeout: float, watchdog: _Watchdog | None = None) -> Any:
         psycopg = _psycopg()
         try:
-            return psycopg.connect(url, autocommit=True, **_connect_options(io_timeout))
+            db = psycopg.connect(url, autocommit=True, **_connect_options(io_timeout))
+            if watchdog is not None:
+                watchdog.arm(db.fileno())
+            # A statement waiting on a lock (or a slow server) fails in bounded time too; and
+            # the server ends the session of a daemon that stops mid-transaction (paused,
+            # partitioned), so the lease rows it locked do not hold up a takeover.
+            millis = str(int(io_timeout * 1000))
+            db.execute("SELECT set_config('statement_timeout', %s, false), "
+                       "set_config('idle_in_transaction_session_timeout', %s, false)",
+                       (millis, millis))  # fmt: skip
+            return db
         except psycopg.Error as exc:
             raise StoreError(f"cannot connect to {redact(url)}: {exc}".strip()) from exc
 
     @classmethod
     def _setup(cls, db: Any) -> None:
-        holder = f"{socket.gethostname()} PID {os.getpid()}"
-        db.execute(_SCHEMA)
-        if not db.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]:
-            row = db.execute("SELECT value FROM pxrules_meta WHERE key='holder'").fetchone()
-            raise StateFileRefused(
-                f"the database is in use by another pxrules daemon ({row[0] if row else '?'}); "
-                "two daemons on one state would deliver every alert twice: stop that one"
-            )
+        current = db.execute("SELECT to_regclass('pxrules_meta') IS NOT NULL").fetchone()[0]
+        if current:
+            row = db.execute("SELECT value FROM pxrules_meta WHERE key='schema'").fetchone()
+            if row is not None and row[0] == str(SCHEMA_VERSION):
+                return  # no DDL (and none of its locks) on a database that is up to date
         with db.transaction():
+            # One daemon at a time creates or upgrades the schema (a fleet starting together).
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+            db.execute(_SCHEMA)
             version = db.execute("SELECT value FROM pxrules_meta WHERE key='schema'").fetchone()
             if version is None:
                 db.execute("INSERT INTO pxrules_meta VALUES ('schema', %s), ('id_salt', %s)",
                            (str(SCHEMA_VERSION), secrets.token_hex(8)))  # fmt: skip
-            elif version[0] != str(SCHEMA_VERSION):
+            elif int(version[0]) > SCHEMA_VERSION:
                 raise StoreError(f"the database has pxrules schema {version[0]}, this pxrules "
                                  f"knows {SCHEMA_VERSION}: upgrade pxrules")  # fmt: skip
-            db.execute(
-                "INSERT INTO pxrules_meta VALUES ('holder', %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (holder,),
-            )
+            elif int(version[0]) < SCHEMA_VERSION:  # 1 → 2: the fleet's tables, created above
+                db.execute("UPDATE pxrules_meta SET value=%s WHERE key='schema'",
+                           (str(SCHEMA_VERSION),))  # fmt: skip
 
     async def run(
         self, method: Callable[..., T], *args: Any, priority: int = URGENT, **kwargs: Any
@@ -267,21 +299,25 @@ class PgStore:
         return str(row[0]) if row else ""
 
     def _reconnect(self) -> None:
-        """After the database went away: connect again and take the lock again first."""
+        """After the database went away: connect again."""
         with contextlib.suppress(Exception):
             self._db.close()
-        db = self._connect(self.url, self.io_timeout)
-        try:
-            self._setup(db)
-        except Exception:
-            db.close()
-            raise
+        try:  # armed as soon as connected: a connection that goes silent now fails too
+            db = self._connect(self.url, self.io_timeout, self._watchdog)
+            try:
+                self._setup(db)
+            except Exception:
+                db.close()
+                raise
+        finally:
+            self._watchdog.disarm()
         self._db = db
         log.info("the state database %s is back", self.path)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
         psycopg = _psycopg()
+        fired = self._watchdog.fired
         try:
             if self._db.closed or self._db.broken:
                 self._reconnect()
@@ -291,12 +327,36 @@ class PgStore:
                     yield self._db
             finally:
                 self._watchdog.disarm()
+        except FencedWrite:
+            raise
         except (psycopg.Error, StoreError) as exc:
             self.healthy = False
             self.last_error = str(exc).strip()
+            # No answer at all (the watchdog cut a silent connection, a connect timed out):
+            # the database may well be up for others. An answer that says no (refused, shutting
+            # down) is a database down for everyone.
+            self.silent = self._watchdog.fired != fired or "timeout expired" in self.last_error
             raise StoreError(f"cannot write the state database {self.path}: {exc}") from exc
         self.healthy = True
         self.last_error = None
+        self.silent = False
+
+    def _check_fence(self, db: Any, project: str, fence: Fence | None) -> None:
+        """In a write's transaction: the writer still holds the project's lease at its epoch
+        (the row stays locked until the commit, so no takeover slips in between); else
+        :class:`FencedWrite`."""
+        if fence is None:
+            return
+        row = db.execute(
+            "SELECT 1 FROM pxrules_leases WHERE project=%s AND owner=%s AND epoch=%s FOR SHARE",
+            (project, fence.owner, fence.epoch),
+        ).fetchone()
+        if row is None:
+            self.fenced += 1
+            raise FencedWrite(
+                f"project {project}'s lease (epoch {fence.epoch}) is no longer this daemon's: "
+                "the write is refused"
+            )
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """A read; a database that went away is a StoreError (and reconnected next time)."""
@@ -322,9 +382,15 @@ class PgStore:
         return document(values, tracks)
 
     def checkpoint(
-        self, snapshot: Mapping[str, Any], *, full: bool = True, project: str = ""
+        self,
+        snapshot: Mapping[str, Any],
+        *,
+        full: bool = True,
+        project: str = "",
+        fence: Fence | None = None,
     ) -> None:
         with self._transaction() as db:
+            self._check_fence(db, project, fence)
             if full:
                 db.execute("DELETE FROM pxrules_values WHERE project=%s", (project,))
                 db.execute("DELETE FROM pxrules_tracks WHERE project=%s", (project,))
@@ -357,8 +423,9 @@ class PgStore:
         now: float,
         *,
         project: str = "",
+        fence: Fence | None = None,
     ) -> None:
-        self.record_batches([(rows, tracks, now)], project=project)
+        self.record_batches([(rows, tracks, now)], project=project, fence=fence)
 
     def record_batches(
         self,
@@ -366,8 +433,10 @@ class PgStore:
         groups: Iterable[GroupRow] = (),
         *,
         project: str = "",
+        fence: Fence | None = None,
     ) -> None:
         with self._transaction() as db, db.cursor() as cur:
+            self._check_fence(db, project, fence)
             self._save_groups(cur, project, groups)
             for rows, tracks, now in batches:
                 cur.executemany(
@@ -382,8 +451,11 @@ class PgStore:
                     [(project, rule, key, dump_row(data)) for rule, key, data in tracks],
                 )
 
-    def save_groups(self, rows: Iterable[GroupRow], *, project: str = "") -> None:
+    def save_groups(
+        self, rows: Iterable[GroupRow], *, project: str = "", fence: Fence | None = None
+    ) -> None:
         with self._transaction() as db, db.cursor() as cur:
+            self._check_fence(db, project, fence)
             self._save_groups(cur, project, rows)
 
     @staticmethod
@@ -421,8 +493,17 @@ class PgStore:
         )
         return [OutboxItem(i, t, n, json.loads(d), c, a, na) for i, t, n, d, c, a, na in rows]
 
-    def fail_pending(self, target: str, reason: str, now: float, *, project: str = "") -> int:
+    def fail_pending(
+        self,
+        target: str,
+        reason: str,
+        now: float,
+        *,
+        project: str = "",
+        fence: Fence | None = None,
+    ) -> int:
         with self._transaction() as db:
+            self._check_fence(db, project, fence)
             ids = [i for (i,) in db.execute(
                 "UPDATE pxrules_outbox SET status='failed', last_error=%s "
                 "WHERE project=%s AND status='pending' AND target=%s RETURNING id",
@@ -457,13 +538,17 @@ class PgStore:
         next_attempt: float,
         now: float,
         project: str = "",
+        fence: Fence | None = None,
     ) -> None:
         record = AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt,
                                now)  # fmt: skip
-        self.record_attempts([record], project=project)
+        self.record_attempts([record], project=project, fence=fence)
 
-    def record_attempts(self, records: Sequence[AttemptRecord], *, project: str = "") -> None:
+    def record_attempts(
+        self, records: Sequence[AttemptRecord], *, project: str = "", fence: Fence | None = None
+    ) -> None:
         with self._transaction() as db, db.cursor() as cur:
+            self._check_fence(db, project, fence)
             cur.executemany(
                 "UPDATE pxrules_outbox SET status=%s, attempts=%s, next_attempt=%s, last_error=%s "
                 "WHERE project=%s AND id=%s AND target=%s",
@@ -543,6 +628,132 @@ class PgStore:
 
     def scoped(self, project: str) -> ProjectStore:
         return ProjectStore(self, project)
+
+    # -- the fleet: members and leases (all times are the database's clock) ---------------
+
+    def fleet_tick(self, me: Member, ttl: float, loaded: Sequence[str],
+                   held: Mapping[str, int]) -> Tick:  # fmt: skip
+        """One round of a member, in one transaction: its heartbeat; the projects it can run
+        are seen; its leases renewed (those it no longer holds are missing from
+        :attr:`Tick.renewed`); then it takes free or expired leases up to its fair share,
+        ``ceil(projects / live members)``, or says how many it holds beyond it.
+
+        A lease that expired is taken only once the server has been up for a TTL: after a
+        database restart every owner first gets the chance to renew its own."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO pxrules_members (id, host, pid, version) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET heartbeat = now()",
+                (me.id, me.host, me.pid, me.version),
+            )
+            db.execute(
+                "DELETE FROM pxrules_members WHERE id IN (SELECT id FROM pxrules_members "
+                "WHERE heartbeat < now() - make_interval(secs => %s) FOR UPDATE SKIP LOCKED)",
+                (ttl * 20,),
+            )
+            # New projects get a lease row; existing rows are not touched (nor locked): their
+            # owners keep `seen` fresh, so a project no daemon runs any more stops counting.
+            db.execute(
+                "INSERT INTO pxrules_leases (project) SELECT unnest(%s::text[]) "
+                "ON CONFLICT (project) DO NOTHING",
+                (list(loaded),),
+            )
+            renewed = dict(db.execute(
+                "UPDATE pxrules_leases SET expires = now() + make_interval(secs => %s), "
+                "seen = now() "
+                "WHERE owner=%s AND (project, epoch) IN "
+                "(SELECT * FROM unnest(%s::text[], %s::bigint[])) RETURNING project, epoch",
+                (ttl, me.id, list(held), list(held.values())),
+            ).fetchall())  # fmt: skip
+            members = db.execute(
+                "SELECT count(*) FROM pxrules_members "
+                "WHERE heartbeat > now() - make_interval(secs => %s)",
+                (ttl,),
+            ).fetchone()[0]
+            projects = db.execute(
+                "SELECT count(*) FROM pxrules_leases "
+                "WHERE seen > now() - make_interval(secs => %s)",
+                (ttl * 3,),
+            ).fetchone()[0]
+            share = -(-projects // max(1, members))
+            acquired: list[tuple[str, int, str | None]] = []
+            room = share - len(renewed)
+            if room > 0:
+                acquired = [(p, int(e), prev) for p, e, prev in db.execute(
+                    "WITH free AS (SELECT project, owner FROM pxrules_leases "
+                    "  WHERE project = ANY(%s::text[]) AND NOT project = ANY(%s::text[]) "
+                    "  AND (owner IS NULL OR (expires < now() "
+                    "       AND now() > pg_postmaster_start_time() + make_interval(secs => %s))) "
+                    "  ORDER BY project LIMIT %s FOR UPDATE SKIP LOCKED) "
+                    "UPDATE pxrules_leases l SET owner=%s, epoch=l.epoch + 1, acquired=now(), "
+                    "  seen = now(), expires = now() + make_interval(secs => %s) "
+                    "FROM free WHERE l.project = free.project "
+                    "RETURNING l.project, l.epoch, free.owner",
+                    (list(loaded), list(renewed), ttl, room, me.id, ttl),
+                ).fetchall()]  # fmt: skip
+            return Tick({p: int(e) for p, e in renewed.items()}, acquired,
+                        max(0, len(renewed) - share), int(members), int(projects))  # fmt: skip
+
+    def release(self, project: str, fence: Fence) -> bool:
+        """Hand a lease over now (another member takes it on its next round)."""
+        with self._transaction() as db:
+            row = db.execute(
+                "UPDATE pxrules_leases SET owner=NULL, expires=now(), seen=now() "
+                "WHERE project=%s AND owner=%s AND epoch=%s RETURNING 1",
+                (project, fence.owner, fence.epoch),
+            ).fetchone()
+        return row is not None
+
+    def leave(self, member: str) -> None:
+        """A member that stops: its row goes, so the others' shares grow at once."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM pxrules_members WHERE id=%s", (member,))
+
+    def fleet_status(self) -> dict[str, Any]:
+        """Members (with the age of their heartbeat) and projects (owner, epoch, lease
+        expiry, pending outbox), for ``pxrules fleet status``."""
+        members = self._read(
+            "SELECT id, host, pid, version, extract(epoch FROM started), "
+            "extract(epoch FROM now() - heartbeat) FROM pxrules_members ORDER BY started, id"
+        )
+        leases = self._read(
+            "SELECT l.project, l.owner, l.epoch, extract(epoch FROM l.expires - now()), "
+            "extract(epoch FROM now() - l.seen), "
+            "(SELECT count(*) FROM pxrules_outbox o WHERE o.project = l.project "
+            " AND o.status = 'pending') FROM pxrules_leases l ORDER BY l.project"
+        )
+        return {
+            "members": [
+                {"id": i, "host": h, "pid": p, "version": v, "started": float(st),
+                 "heartbeat_age": round(float(age), 3)}
+                for i, h, p, v, st, age in members
+            ],
+            "projects": [
+                {"project": p, "owner": o, "epoch": int(e),
+                 "lease_expires_in": round(float(left), 3), "seen_ago": round(float(seen), 3),
+                 "pending": int(n)}
+                for p, o, e, left, seen, n in leases
+            ],
+        }  # fmt: skip
+
+
+class Member(NamedTuple):
+    """One daemon of a fleet."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+
+
+class Tick(NamedTuple):
+    """What one round of a member found (see :meth:`PgStore.fleet_tick`)."""
+
+    renewed: dict[str, int]  # project → epoch, the leases it still holds
+    acquired: list[tuple[str, int, str | None]]  # project, new epoch, the previous owner
+    excess: int  # leases held beyond the fair share: hand over this many
+    members: int  # live members
+    projects: int  # projects some member runs
 
 
 _UPSERT_TRACK = (

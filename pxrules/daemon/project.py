@@ -28,6 +28,7 @@ from ..rules import Config
 from ..source import ConnectionState, PxServSource
 from .checkpoints import Checkpointer
 from .delivery import Dispatcher
+from .fleet import Lease
 from .history import KeyHistory
 from .loading import load_for_run, start_engine
 from .metrics import Exporter
@@ -59,8 +60,14 @@ class ProjectRunner:
         on_event: Callable[[Event], None] | None = None,
         on_install: Callable[[], None] | None = None,
         tag: str = "",
+        lease: Lease | None = None,
     ) -> None:
         self.path = path
+        #: In a fleet: the lease this daemon runs the project by. Its writes are fenced by it,
+        #: and nothing is sent once it may have run out.
+        self.lease = lease
+        if lease is not None:
+            store.fence = lease.fence
         self.tag = tag  # its log lines start with it (a daemon of several projects sets it)
         self._log = tagged(tag)
         self.config = config
@@ -111,6 +118,8 @@ class ProjectRunner:
             retry_for={name: spec.retry_for for name, spec in config.notifiers.items()},
             tag=self.tag,
         )
+        if self.lease is not None:
+            self.dispatcher.may_send = self.lease.valid
         self.dispatcher.start()
         self.outbox.dispatcher = self.dispatcher
         pending = await self.dispatcher.resume()
@@ -122,11 +131,13 @@ class ProjectRunner:
             project=self.name, salt=store.id_salt, event_rules=event_rules(config),
             on_change=self.outbox.on_group_change,
         )  # fmt: skip
+        # Read on the store's thread: in a fleet other projects write meanwhile.
         if not options.dry_run:
-            self.outbox.buffers.restore(iter(store.load_groups()))
+            self.outbox.buffers.restore(iter(await store.run(store.load_groups)))
+        state = await store.run(store.load_engine_state)
         self.outbox.engine = start_engine(
             config, scheduler, self.outbox.on_alert,
-            state=store.load_engine_state(), id_salt=store.id_salt,
+            state=state, id_salt=store.id_salt,
             max_keys=options.max_keys, on_late=self._on_clock_jump,
             silences=self.silences, project=self.name,
         )  # fmt: skip
@@ -182,6 +193,19 @@ class ProjectRunner:
             await self.dispatcher.drain(self.options.grace)
         if self.checkpointer is not None:
             await self.checkpointer.checkpoint()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    async def abandon(self) -> None:
+        """The lease is gone (another daemon may own the project now): stop at once, sending
+        and writing nothing more — what is pending stays in the store for the new owner."""
+        if self.source is not None:
+            await self.source.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.dispatcher is not None:
+            await self.dispatcher.drain(0)
         if self.engine is not None:
             self.engine.dispose()
 

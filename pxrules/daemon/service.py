@@ -33,6 +33,7 @@ from .api import Api, json_errors
 from .checkpoints import Checkpointer
 from .console import Console
 from .delivery import Dispatcher
+from .fleet import Fleet, Lease
 from .health import ServiceStatus
 from .history import KeyHistory
 from .http import HttpServer, parse_listen
@@ -79,6 +80,10 @@ class Daemon:
         self._many = False  # several rules files (or a directory): log lines name the project
         self.console = Console(self)
         self._api: Api | None = None
+        #: With the state in PostgreSQL: this daemon's membership of the fleet, and the
+        #: projects it can run (by name), which it starts when it takes their leases.
+        self.fleet: Fleet | None = None
+        self._files: dict[str, tuple[Path, Config]] = {}
 
     # -- the first project, for a daemon of one (and the tests that drive one) --------------
 
@@ -190,6 +195,19 @@ class Daemon:
         self._load_silences(store)
         # Several files, or a directory (more may come): each project's lines start with its name.
         self._many = len(paths) > 1 or any(p.is_dir() for p in self.options.rules_paths)
+        if isinstance(store, PgStore) and not self.options.dry_run:
+            try:  # the rounds on a connection of their own: never behind the projects' writes
+                rounds = PgStore.open(self.options.state_path)
+            except StoreError as exc:
+                log.error("cannot use the state: %s", exc)
+                self.status.close_store()
+                await self._session.close()
+                return ExitCode.USAGE
+            self.fleet = Fleet(
+                rounds, self.options.lease_ttl, self._fleet_start, self._fleet_stop,
+                lambda: list(self._files), fenced=lambda: store.fenced,
+            )  # fmt: skip
+            self._files = {config.project: (path, config) for path, config in loaded}
         state = self._state_shown()
         loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
         dry = " — DRY RUN: nothing is delivered" if self.options.dry_run else ""
@@ -204,11 +222,17 @@ class Daemon:
                 __version__, path, len(config.rules), "" if len(config.rules) == 1 else "s",
                 ", ".join(["log", *config.notifiers]), state, config.source.url, loop, dry,
             )  # fmt: skip
+        if self.fleet is not None:
+            log.info("fleet member %s: projects are taken by lease (TTL %gs)",
+                     self.fleet.member.id, self.fleet.ttl)  # fmt: skip
         try:
-            for path, config in loaded:
-                await self._start_project(path, config)
+            if self.fleet is None:
+                for path, config in loaded:
+                    await self._start_project(path, config)
             if self.options.http and (code := await self._serve_http()) != ExitCode.OK:
                 return code
+            if self.fleet is not None:
+                return await self._run_member(self.fleet)
             handlers = {
                 signal.SIGTERM: self.stop,
                 signal.SIGINT: self.stop,
@@ -231,15 +255,57 @@ class Daemon:
             await self._shutdown()
         return ExitCode.OK
 
-    async def _start_project(self, path: Path, config: Config) -> ProjectRunner:
+    async def _run_member(self, fleet: Fleet) -> int:
+        """A member of a fleet: projects start and stop as their leases come and go; SIGTERM
+        hands every one over at once."""
+        handlers = {
+            signal.SIGTERM: self.stop,
+            signal.SIGINT: self.stop,
+            signal.SIGHUP: self.request_reload,
+        }
+        with signal_handlers(handlers):
+            rounds = asyncio.ensure_future(fleet.run(self._stop))
+            await self._stop.wait()
+            fleet.poke()
+            await rounds
+            log.info("stopping: handing over %d project(s)", len(fleet.leases))
+            await fleet.leave()
+        return ExitCode.OK
+
+    async def _fleet_start(self, name: str, lease: Lease) -> bool:
+        if name not in self._files or self._stop.is_set():
+            return False
+        path, config = self._files[name]
+        runner = await self._start_project(path, config, lease=lease)
+        self._spawn(self._begin_when_connected(runner))
+        return True
+
+    async def _fleet_stop(self, lease: Lease, graceful: bool) -> None:
+        runner = next((p for p in self.projects if p.lease is lease), None)
+        if runner is None:
+            return
+        if graceful:
+            await self._stop_project(runner)
+        else:
+            self.projects.remove(runner)
+            await runner.abandon()
+
+    async def _start_project(
+        self, path: Path, config: Config, *, lease: Lease | None = None
+    ) -> ProjectRunner:
         assert self._session is not None and self.store is not None
         runner = ProjectRunner(
             path, config, self.store.scoped(config.project), self.options, self._session,
             self.silences, on_event=self.on_event, on_install=self._redact,
-            tag=config.project if self._many else "",
+            tag=config.project if self._many else "", lease=lease,
         )  # fmt: skip
         self.projects.append(runner)
-        await runner.start()
+        try:
+            await runner.start()
+        except BaseException:  # the state could not be read (in a fleet: the lease goes back)
+            self.projects.remove(runner)
+            await runner.abandon()
+            raise
         if self._many:
             log.info(
                 "project %s: rules %s (%d rule%s), notifiers %s, source %s",
@@ -287,6 +353,8 @@ class Daemon:
         await self.http.close()
         if self._session is not None:
             await self._session.close()
+        if self.fleet is not None:
+            self.fleet.store.close()
         self.status.close_store()
         log.info("stopped")
 
@@ -366,11 +434,18 @@ class Daemon:
         paths = rules_files(self.options.rules_paths)
         by_path = {p.path: p for p in self.projects}
         ok = True
+        for name, (path, _) in list(self._files.items()):
+            if path not in paths:
+                del self._files[name]
+                if self.fleet is not None:
+                    log.info("%s is gone: handing project %s over", path, name)
+                    await self.fleet.hand_over(name)
         for gone in list(self.projects):
             if gone.path not in paths:
                 log.info("%s is gone: stopping project %s", gone.path, gone.name)
                 await self._stop_project(gone)
         names = {p.name: p.path for p in self.projects}
+        names |= {name: path for name, (path, _) in self._files.items()}
         for path in paths:
             runner = by_path.get(path)
             if runner is not None and runner not in self.projects:
@@ -385,6 +460,8 @@ class Daemon:
                 else:
                     self.broken[path] = error
                 continue
+            if self.fleet is not None and config.project in self._files:
+                self._files[config.project] = (path, config)  # a takeover starts with it
             if runner is not None:
                 ok = await runner.reload(config) and ok
                 continue
@@ -392,6 +469,11 @@ class Daemon:
                 ok = False
                 continue
             self.broken.pop(path, None)
+            if self.fleet is not None:  # a project to take a lease of
+                self._files[config.project] = (path, config)
+                names[config.project] = path
+                self.fleet.poke()
+                continue
             started = await self._start_project(path, config)
             names[started.name] = path
             self._spawn(self._begin_when_connected(started))
@@ -420,13 +502,19 @@ class Daemon:
         """PxServ refused a project's key on its first connect: it stops (the others go on)
         and stays listed as broken until its file is fixed and reloaded."""
         self.broken[runner.path] = f"PxServ refused the API key: {runner.refused}"
+        if self.fleet is not None:  # another member, with the same file, would be refused too
+            self._files.pop(runner.name, None)
+            await self.fleet.hand_over(runner.name)
         await self._stop_project(runner)
 
     # -- health and metrics ---------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        return self.status.health(self.projects, self.broken)
+        fleet = self.fleet.health() if self.fleet is not None else None
+        return self.status.health(self.projects, self.broken, fleet)
 
     def _exporters(self) -> Iterator[Exporter]:
         yield ProjectMetrics(lambda: [(p.name, list(p.exporters())) for p in self.projects])
         yield self.status
+        if self.fleet is not None:
+            yield self.fleet

@@ -116,6 +116,11 @@ class StoreError(Exception):
     """The state file cannot be written (disk full, read-only): alerting goes on in memory."""
 
 
+class FencedWrite(StoreError):
+    """A write for a project whose lease this daemon no longer holds (another daemon of the
+    fleet took it over, with a higher epoch): refused, nothing written, nothing to deliver."""
+
+
 class StateFileRefused(StoreError):
     """The path is not one pxrules may use as its state file (a directory, another program's
     file): the daemon does not start rather than touch it."""
@@ -797,6 +802,16 @@ class ProjectStore:
         # Alert ids are unique per file and project: two projects with the same rule and key
         # names must never send the same id.
         self.id_salt = f"{store.id_salt}/{project}" if project else store.id_salt
+        #: In a fleet: the lease this daemon holds the project by (a ``pgstore.Fence``);
+        #: every write then is refused unless the lease is still this daemon's.
+        self.fence: Any = None
+
+    @property
+    def _writes(self) -> dict[str, Any]:
+        """The keywords of a write: the project, and the fence when there is one."""
+        if self.fence is None:
+            return {"project": self.project}
+        return {"project": self.project, "fence": self.fence}
 
     @property
     def path(self) -> str:
@@ -829,7 +844,7 @@ class ProjectStore:
         return self.store.load_engine_state(project=self.project)
 
     def checkpoint(self, snapshot: Mapping[str, Any], *, full: bool = True) -> None:
-        self.store.checkpoint(snapshot, full=full, project=self.project)
+        self.store.checkpoint(snapshot, full=full, **self._writes)
 
     def compact(self) -> None:
         self.store.compact()
@@ -840,17 +855,17 @@ class ProjectStore:
         tracks: Iterable[TrackRow],
         now: float,
     ) -> None:
-        self.store.record_alerts(rows, tracks, now, project=self.project)
+        self.store.record_alerts(rows, tracks, now, **self._writes)
 
     def record_batches(
         self,
         batches: Iterable[Batch],
         groups: Iterable[GroupRow] = (),
     ) -> None:
-        self.store.record_batches(batches, groups, project=self.project)
+        self.store.record_batches(batches, groups, **self._writes)
 
     def save_groups(self, rows: Iterable[GroupRow]) -> None:
-        self.store.save_groups(rows, project=self.project)
+        self.store.save_groups(rows, **self._writes)
 
     def load_groups(self) -> list[tuple[str, str, dict[str, Any]]]:
         return self.store.load_groups(project=self.project)
@@ -859,16 +874,16 @@ class ProjectStore:
         return self.store.pending(target, limit, project=self.project)
 
     def fail_pending(self, target: str, reason: str, now: float) -> int:
-        return self.store.fail_pending(target, reason, now, project=self.project)
+        return self.store.fail_pending(target, reason, now, **self._writes)
 
     def pending_counts(self) -> dict[str, int]:
         return self.store.pending_counts(project=self.project)
 
     def record_attempts(self, records: Sequence[AttemptRecord]) -> None:
-        self.store.record_attempts(records, project=self.project)
+        self.store.record_attempts(records, **self._writes)
 
     def attempt(self, item_id: str, target: str, outcome: str, detail: str, **kw: Any) -> None:
-        self.store.attempt(item_id, target, outcome, detail, project=self.project, **kw)
+        self.store.attempt(item_id, target, outcome, detail, **self._writes, **kw)
 
     def deliveries(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.store.deliveries(status, limit, project=self.project)
