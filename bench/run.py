@@ -24,6 +24,8 @@ STEPS = [
     ["check_speed.py", "10000"],
     ["projects.py", "20", "100:1", "300:1", "100:5"],
     ["state_cost.py", "1000", "1000"],
+    ["projects.py", "20", "100:1", "300:1", "--daemons=3"],
+    ["failover.py", "10", "15", "30"],
 ]
 
 
@@ -47,6 +49,8 @@ def main() -> None:
         ("6 replay / json.loads, recorded-like", r["replay"]["ratio"], ">= 0.3", ">="),
         ("7 check / yaml.safe_load (×)", r["check"]["ratio"], "<= 5", "<="),
         ("8 p99 ms, 100 projects × 1 alert/s", r["projects"]["runs"][0]["p99_ms"], "<= 50", "<="),
+        ("8b same, 3 daemons (a fleet)", r["fleet_capacity"]["runs"][0]["p99_ms"], "<= 50", "<="),
+        ("10 failover p99 s, kill -9, TTL 15 s", r["failover"]["kill_p99_s"], "<= 20", "<="),
     ]
     print(f"\n{'benchmark':<40} {'measured':>10} {'target':>9}  holds")
     for name, value, target, op in rows:
@@ -61,6 +65,11 @@ def main() -> None:
     for run in r["projects"]["runs"][1:]:
         name = f"  8 p99 ms, {run['projects']} projects × {run['rate_per_project']:g}/s"
         print(f"{name:<40} {run['p99_ms']:>10.3f}")
+    for run in r["fleet_capacity"]["runs"][1:]:
+        name = f"  8b p99 ms, 3 daemons, {run['projects']} × {run['rate_per_project']:g}/s"
+        print(f"{name:<40} {run['p99_ms']:>10.3f}")
+    print(f"{'  10 failover p50 s, kill -9':<40} {r['failover']['kill_p50_s']:>10.3f}")
+    print(f"{'  10 handover p50 s, SIGTERM':<40} {r['failover']['sigterm_p50_s']:>10.3f}")
     print(f"\n(all benchmarks took {time.monotonic() - started:.0f} s; details in {RESULTS.name})")
 
 

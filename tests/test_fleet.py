@@ -41,6 +41,9 @@ def simulator() -> Simulator:
 async def test_projects_spread_fairly_a_joiner_takes_its_share_and_sigterm_hands_over(
     pg_url: str, tmp_path: Path
 ) -> None:
+    """30 projects on 3 daemons: 10 each; `fleet status` says so; a silence set on one holds on
+    all; a fourth daemon takes its share; one stopped with SIGTERM hands its projects over in
+    seconds, and whoever has p00 then resolves what fired before."""
     async with simulator() as sim, Receiver() as rx:
         fleet = Fleet(write_projects(tmp_path / "rules", NAMES, sim, rx), pg_url)
         await asyncio.gather(*(fleet.start() for _ in range(3)))
@@ -57,6 +60,17 @@ async def test_projects_spread_fairly_a_joiner_takes_its_share_and_sigterm_hands
             assert code == 0 and "3 member(s)" in out and "30 project(s)" in out
             for member in fleet.owners():
                 assert re.search(rf"^{re.escape(member)} .* 10$", out, re.M), out
+            # A silence set through one member holds on every member.
+            status, made = await fleet.daemons[0].request(
+                "POST", "/api/v1/silences", {"matchers": {"project": "p29"}, "duration": "1h"}
+            )
+            assert status == 200
+
+            async def shared() -> bool:
+                lists = [(await d.request("GET", "/api/v1/silences"))[1] for d in fleet.daemons]
+                return all(made["id"] in {s["id"] for s in got["silences"]} for got in lists)
+
+            await poll(shared, 10)
             fourth = await fleet.start()
             await fleet.settled(30, 4)  # nobody above ceil(30/4) = 8
             assert fleet.owners()[await fleet.member(fourth)] >= 6

@@ -51,6 +51,9 @@ log = logging.getLogger("pxrules.daemon")
 
 __all__ = ["Daemon", "RunOptions", "parse_listen"]
 
+#: In a fleet, silences made on one member reach the others within this many seconds.
+SILENCES_SHARED = 2.0
+
 
 class Daemon:
     """One ``pxrules run``: :meth:`run` returns the exit code."""
@@ -265,12 +268,33 @@ class Daemon:
         }
         with signal_handlers(handlers):
             rounds = asyncio.ensure_future(fleet.run(self._stop))
+            shared = self._spawn(self._share_silences())
             await self._stop.wait()
+            shared.cancel()
             fleet.poke()
             await rounds
             log.info("stopping: handing over %d project(s)", len(fleet.leases))
             await fleet.leave()
         return ExitCode.OK
+
+    async def _share_silences(self) -> None:
+        """In a fleet, a silence set or expired through any member's API holds on every member
+        within :data:`SILENCES_SHARED` seconds: each reads them from the database."""
+        store = self.store
+        assert store is not None
+        while True:
+            await asyncio.sleep(SILENCES_SHARED)
+            try:
+                documents = await store.run(store.load_silences, time.time())
+            except StoreError:
+                continue  # the database is down: the next time
+            for document in documents:
+                try:
+                    silence = Silence.from_document(document)
+                except SilenceError:
+                    continue
+                if self.silences.get(silence.id) != silence:
+                    self.silences.add(silence)
 
     async def _fleet_start(self, name: str, lease: Lease) -> bool:
         if name not in self._files or self._stop.is_set():
