@@ -5,9 +5,10 @@ delivered by the new owner; and SIGTERM → the same, handed over.
 
 Three daemons (`pxrules run DIR --state postgresql://… --lease-ttl TTL`) share PROJECTS
 projects on a local PostgreSQL (pgserver's) and one simulator. Each round: the daemon holding
-the most leases is killed (or stopped with SIGTERM); at that instant a device of one of its
-projects writes a value that fires a rule; the new owner catches it with its REST snapshot when
-it takes the project over. Measured: the kill → the webhook's request. A new daemon replaces the
+the most leases is killed (or stopped with SIGTERM); at that instant (for SIGTERM: once it has
+exited) a device of one of its projects writes a value that fires a rule; the new owner catches
+it with its REST snapshot when it takes the project over. Measured: the signal → the webhook's
+request. A new daemon replaces the
 dead one and the fleet settles before the next round. The target (issue 12): p99 ≤ TTL + 5 s.
 """
 
@@ -28,6 +29,7 @@ from aiohttp import web
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import percentile, save
 
+from pxrules.daemon.pgstore import PgStore
 from pxrules.testing.simulator import Simulator
 
 
@@ -129,6 +131,7 @@ async def main(kills: int, ttl: float, projects: int) -> None:
                         "rules: [{name: fire, keys: ['k/*'], when: {above: 0}, notify: [hook]}]\n"
                     )
                 fleet = Fleet(rules, server.get_uri(), ttl)
+                PgStore.open(fleet.url).close()  # the tables, before anyone looks at them
                 for _ in range(3):
                     await fleet.start()
                 await fleet.settled(projects, sim)
@@ -141,6 +144,8 @@ async def main(kills: int, ttl: float, projects: int) -> None:
                     victim = next(d for d in fleet.daemons if d.pid == pid)
                     victim.send_signal(signal.SIGKILL if how == "kill" else signal.SIGTERM)
                     began = time.monotonic()
+                    if how == "sigterm":  # the value comes once the old owner is gone
+                        await victim.wait()
                     mark = f"{project}/k/{how}{n}"
                     await sim.project(f"key-{project}").set(mark.split("/", 1)[1], "1")
                     arrived = await hook.wait(mark, ttl * 4 + 30)

@@ -37,7 +37,8 @@ async def measure(
     sim_port = free_port()
     driver = await asyncio.create_subprocess_exec(
         sys.executable, str(BENCH / "projects_driver.py"), str(sim_port), str(projects),
-        str(seconds), str(rate), stdout=asyncio.subprocess.PIPE,
+        str(seconds), str(rate), *(["wait"] if state else []),
+        stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert driver.stdout is not None
     assert (await asyncio.wait_for(driver.stdout.readline(), 30)).strip() == b"ready"
@@ -55,6 +56,11 @@ async def measure(
                    "--state", state or f"{tmp}/s.db", "--log-level", "error"]  # fmt: skip
         fleet = [await asyncio.create_subprocess_exec(*command) for _ in range(daemons)]
         try:
+            if state:  # a fleet: once every project is owned and none holds beyond its share
+                await asyncio.wait_for(spread(state, projects, daemons), 120)
+                assert driver.stdin is not None
+                driver.stdin.write(b"go\n")
+                await driver.stdin.drain()
             await asyncio.wait_for(driver.stdout.readline(), 180)  # "done": all emitted
             await asyncio.wait_for(got_all.wait(), timeout=60)
         finally:
@@ -75,6 +81,19 @@ async def measure(
         "p99_ms": ms(percentile(latency, 99)),
         "max_ms": ms(max(latency)),
     }
+
+
+async def spread(url: str, projects: int, daemons: int) -> None:
+    share = -(-projects // daemons)
+    while True:
+        with contextlib.suppress(psycopg.Error), psycopg.connect(url, autocommit=True) as db:
+            owners = [o for (o,) in db.execute(
+                "SELECT owner FROM pxrules_leases WHERE owner IS NOT NULL AND expires > now()"
+            ).fetchall()]  # fmt: skip
+            counts = [owners.count(o) for o in set(owners)]
+            if len(owners) == projects and len(counts) == daemons and max(counts) <= share:
+                return
+        await asyncio.sleep(0.2)
 
 
 async def main(seconds: float, loads: list[tuple[int, float]], daemons: int) -> None:

@@ -1,7 +1,9 @@
 """A simulator process serving PROJECTS API keys (p0 … pN-1) that waits for one client per
 key, then, for SECONDS seconds, sets RATE new stamped keys per second in every project.
 
-    python bench/projects_driver.py PORT PROJECTS SECONDS RATE
+    python bench/projects_driver.py PORT PROJECTS SECONDS RATE [wait]
+
+With ``wait`` it starts only once a line comes on stdin (a fleet has spread the projects).
 
 Each event is setData {key: "k/<n>", value: "<time.time() at emit>"} in one project; the
 projects take turns, spread evenly over each second. Prints "ready" when listening and
@@ -17,12 +19,14 @@ import time
 from pxrules.testing.simulator import Simulator
 
 
-async def main(port: int, projects: int, seconds: float, rate: float) -> None:
+async def main(port: int, projects: int, seconds: float, rate: float, wait: bool) -> None:
     keys = [f"p{i}" for i in range(projects)]
     async with Simulator(api_key=keys[0], api_keys=keys[1:], port=port) as sim:
         print("ready", flush=True)
         while sim.clients < projects:
             await asyncio.sleep(0.05)
+        if wait:  # a fleet: until the projects are spread (a line on stdin)
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         await asyncio.sleep(1.0)  # let the clients finish their snapshots
         total = int(seconds * rate * projects)
         start = time.perf_counter()
@@ -38,4 +42,4 @@ async def main(port: int, projects: int, seconds: float, rate: float) -> None:
 
 if __name__ == "__main__":
     port, projects, seconds, rate = sys.argv[1:5]
-    asyncio.run(main(int(port), int(projects), float(seconds), float(rate)))
+    asyncio.run(main(int(port), int(projects), float(seconds), float(rate), "wait" in sys.argv[5:]))

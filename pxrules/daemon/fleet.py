@@ -105,6 +105,7 @@ class Fleet:
     projects: int = 0
     _round: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _starting: dict[str, asyncio.Task[Any]] = field(default_factory=dict)  # by project
 
     def __post_init__(self) -> None:
         from .pgstore import Member
@@ -224,14 +225,21 @@ class Fleet:
                         project, previous, epoch)  # fmt: skip
         else:
             log.info("project %s: lease taken, epoch %d", project, epoch)
-        self._spawn(self._start(lease))
+        self._starting[project] = asyncio.ensure_future(self._start(lease))
+        self._tasks.add(self._starting[project])
+        self._starting[project].add_done_callback(self._tasks.discard)
 
     async def _start(self, lease: Lease) -> None:
+        if lease.lost:  # lost before its turn came
+            return
         try:
             started = await self.start_project(lease.project, lease)
         except Exception:
             log.exception("project %s could not start: handing its lease back", lease.project)
             started = False
+        finally:
+            if self._starting.get(lease.project) is asyncio.current_task():
+                del self._starting[lease.project]
         if not started and self.leases.get(lease.project) is lease:
             del self.leases[lease.project]
             with contextlib.suppress(StoreError):
@@ -256,7 +264,13 @@ class Fleet:
             return
         lease.lost = True
         self.stats.lost += 1
-        self._spawn(self.stop_project(lease, False))
+        self._spawn(self._abandon(lease))
+
+    async def _abandon(self, lease: Lease) -> None:
+        starting = self._starting.get(lease.project)
+        if starting is not None:  # a project half started is stopped once it has started
+            await asyncio.gather(starting, return_exceptions=True)
+        await self.stop_project(lease, False)
 
     async def hand_over(self, project: str) -> None:
         """Stop the project (deliveries finish, last checkpoint), then release its lease; it
@@ -265,6 +279,9 @@ class Fleet:
         if lease is None or lease.releasing:
             return
         lease.releasing = True
+        starting = self._starting.get(project)
+        if starting is not None:  # stopped once it has started
+            await asyncio.gather(starting, return_exceptions=True)
         await self.stop_project(lease, True)
         if self.leases.get(project) is not lease:  # lost meanwhile
             return
