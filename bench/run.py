@@ -59,7 +59,7 @@ def main() -> None:
         print(f"{name:<40} {value:>10.3f} {target:>9}  {'yes' if holds else 'NO'}")
     print("beside them, with no target:")
     print(f"{'  6 replay / json.loads, alert storm':<40} {r['replay']['storm']['ratio']:>10.3f}")
-    for backend in ("sqlite", "postgresql"):
+    for backend in ("sqlite", "postgresql", "pg-fleet"):
         cost = r["state_cost"][backend]
         print(f"{'  9 bytes per alert, ' + backend:<40} {cost['bytes_per_alert']:>10.0f}")
     for run in r["projects"]["runs"][1:]:

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import save
 
-from pxrules.daemon.pgstore import PgStore
+from pxrules.daemon.pgstore import Fence, Member, PgStore
 from pxrules.daemon.store import AttemptRecord, Store
 
 DOC = {"version": "1", "id": "x" * 32, "project": "bench", "rule": "hot", "key": "k",
@@ -38,27 +38,34 @@ def written_bytes() -> int:
         return int(next(line for line in io if line.startswith("wchar")).split()[1])
 
 
-def write_alerts(store: Any, alerts: int) -> float:
+def scoped(store: Any, fence: Any = None) -> Any:
+    """The bench project's view (in a fleet: fenced, as every write of a member is)."""
+    view = store.scoped("bench" if fence is None else "fenced")
+    view.fence = fence
+    return view
+
+
+def write_alerts(store: Any, alerts: int, fence: Any = None) -> float:
     """As the daemon does: each alert's outbox row and track in one transaction, then its
     delivery marked in another. Seconds per alert."""
-    scoped = store.scoped("bench")
+    scoped_ = scoped(store, fence)
     started = time.perf_counter()
     for n in range(alerts):
         ident = f"{n:032x}"
-        scoped.record_alerts([(ident, "hook", "hook", {**DOC, "id": ident})],
-                             [("hot", f"k/{n}", TRACK)], 1.0)  # fmt: skip
-        scoped.record_attempts([AttemptRecord(ident, "hook", "delivered", "HTTP 200",
-                                              "delivered", 1, 1.0, 1.0)])  # fmt: skip
+        scoped_.record_alerts([(ident, "hook", "hook", {**DOC, "id": ident})],
+                              [("hot", f"k/{n}", TRACK)], 1.0)  # fmt: skip
+        scoped_.record_attempts([AttemptRecord(ident, "hook", "delivered", "HTTP 200",
+                                               "delivered", 1, 1.0, 1.0)])  # fmt: skip
     return (time.perf_counter() - started) / alerts
 
 
-def write_checkpoints(store: Any, keys: int, rounds: int) -> float:
+def write_checkpoints(store: Any, keys: int, rounds: int, fence: Any = None) -> float:
     """``rounds`` incremental checkpoints of ``keys`` changed values. Seconds per checkpoint."""
-    scoped = store.scoped("bench")
+    scoped_ = scoped(store, fence)
     started = time.perf_counter()
     for r in range(rounds):
         values = {f"k/{i}": [f"{i}.{r}", None, False, 1.0, None] for i in range(keys)}
-        scoped.checkpoint({"values": values, "tracks": {}}, full=False)
+        scoped_.checkpoint({"values": values, "tracks": {}}, full=False)
     return (time.perf_counter() - started) / rounds
 
 
@@ -79,7 +86,7 @@ def sqlite(alerts: int, keys: int) -> dict[str, float]:
             "bytes_per_checkpoint": (after - middle) / ROUNDS}  # fmt: skip
 
 
-def postgres(alerts: int, keys: int) -> dict[str, float]:
+def postgres(alerts: int, keys: int, fenced: bool = False) -> dict[str, float]:
     import pgserver
     import psycopg
 
@@ -98,10 +105,14 @@ def postgres(alerts: int, keys: int) -> dict[str, float]:
             return int(row[0]), int(row[1])
 
         store = PgStore.open(url)
+        fence = None
+        if fenced:  # a member of a fleet holding the project's lease: every write checks it
+            tick = store.fleet_tick(Member("bench", "bench", 1, "bench"), 3600, ["fenced"], {})
+            fence = Fence("bench", tick.acquired[0][1])
         wal0, xid0 = wal_and_xid()
-        alert_s = write_alerts(store, alerts)
+        alert_s = write_alerts(store, alerts, fence)
         wal1, xid1 = wal_and_xid()
-        checkpoint_s = write_checkpoints(store, keys, ROUNDS)
+        checkpoint_s = write_checkpoints(store, keys, ROUNDS, fence)
         wal2, _ = wal_and_xid()
         store.close()
     finally:
@@ -114,7 +125,8 @@ def postgres(alerts: int, keys: int) -> dict[str, float]:
 
 
 def main(alerts: int, keys: int) -> None:
-    rows = {"sqlite": sqlite(alerts, keys), "postgresql": postgres(alerts, keys)}
+    rows = {"sqlite": sqlite(alerts, keys), "postgresql": postgres(alerts, keys),
+            "pg-fleet": postgres(alerts, keys, fenced=True)}  # fmt: skip
     print(f"{alerts} alerts, then {ROUNDS} checkpoints of {keys} changed values")
     print(f"{'state':<11} {'ms/alert':>9} {'tx/alert':>9} {'bytes/alert':>12} "
           f"{'ms/checkpoint':>14} {'bytes/checkpoint':>17}")  # fmt: skip
@@ -123,6 +135,7 @@ def main(alerts: int, keys: int) -> None:
               f"{r['bytes_per_alert']:>12.0f} {r['checkpoint_ms']:>14.2f} "
               f"{r['bytes_per_checkpoint']:>17.0f}")  # fmt: skip
     print("bytes: SQLite, what the process wrote (file, WAL, WAL copied back); PostgreSQL, WAL")
+    print("pg-fleet: PostgreSQL with every write fenced by a lease (a member of a fleet)")
     save("state_cost", {"alerts": alerts, "keys": keys, **rows})
 
 
