@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from pxrules.daemon.pgstore import Fence, Member, PgStore, redact
+from pxrules.daemon.pgstore import Fence, Member, PgStore, _says_down, redact
 from pxrules.daemon.store import AttemptRecord, FencedWrite, StoreError
 from pxrules.testing.simulator import Simulator
 
@@ -274,3 +274,24 @@ async def test_a_cut_network_fails_a_write_in_bounded_time_and_the_store_reconne
             assert [i.id for i in await asyncio.to_thread(store.pending)] == ["a1", "a2"]
         finally:
             await asyncio.to_thread(store.close)
+
+
+@pytest.mark.parametrize(
+    ("error", "down"),
+    [
+        ('connection to server on socket "/tmp/x/.s.PGSQL.5432" failed: No such file or '
+         "directory", True),
+        ('connection to server at "127.0.0.1", port 5432 failed: Connection refused', True),
+        ("FATAL: the database system is shutting down", True),
+        ("FATAL: the database system is starting up", True),
+        ("FATAL: terminating connection due to administrator command", True),
+        ("connection timeout expired", False),
+        ("FATAL: sorry, too many clients already", False),
+        ("canceling statement due to statement timeout", False),
+        ('FATAL: password authentication failed for user "px"', False),
+    ],
+)  # fmt: skip
+def test_a_database_is_down_for_everyone_only_when_it_says_so(error: str, down: bool) -> None:
+    """Down for everyone (the fleet fails open) only on what a stopped, restarting or crashed
+    server answers; anything else may be this daemon's problem alone (it steps down)."""
+    assert _says_down(error) is down

@@ -12,13 +12,15 @@ A member stops a project by its own monotonic clock the moment its lease may hav
 (renewal sent + TTL, less a margin), before the database lets anyone else take it. What it
 does when the database cannot be reached depends on how:
 
-- **the database answers no** (refused, shutting down, starting up): it is down for everyone,
-  so nobody can take a lease meanwhile. The member *fails open*: it keeps evaluating and
-  delivering from memory, and renews (same epoch) when the database is back — a restarted
-  server lets owners renew for one TTL before anyone may take an expired lease;
-- **the database does not answer at all** (a partition, a blackhole): it may be up for the
-  others, who take the leases once they expire. The member steps down when its leases may
-  have expired: nothing more is delivered or written for those projects.
+- **the database is down** (the server says it is stopping or starting, or nothing listens:
+  the connection is refused): it is down for everyone, so nobody can take a lease meanwhile.
+  The member *fails open*: it keeps evaluating and delivering from memory, and renews (same
+  epoch) when the database is back — a restarted server lets owners renew for one TTL before
+  anyone may take an expired lease;
+- **anything else** (no answer at all — a partition, a blackhole —, a timeout, too many
+  connections): the database may be up for the others, who take the leases once they expire.
+  The member steps down when its leases may have expired: nothing more is delivered or written
+  for those projects.
 """
 
 from __future__ import annotations
@@ -195,8 +197,8 @@ class Fleet:
 
     def _unreachable(self, exc: StoreError) -> None:
         self.stats.rounds_failed += 1
-        log.debug("round failed (%s): %s", "silence" if self.store.silent else "refused", exc)
-        if self.store.silent:
+        log.debug("round failed (%s): %s", "down" if self.store.down else "no answer", exc)
+        if not self.store.down:
             if not self.cut_off:
                 log.error(
                     "the state database does not answer (%s): the leases run out and their "

@@ -168,6 +168,24 @@ _PROJECT_TABLES = ("pxrules_values", "pxrules_tracks", "pxrules_outbox", "pxrule
                    "pxrules_delivery_log")  # fmt: skip
 
 
+#: What a server that is down for everyone answers (or the system, when nothing listens): it
+#: was stopped, is restarting, or crashed. Anything else — silence, a timeout, too many
+#: connections, a refused password — may be this daemon's problem alone.
+_DOWN = (
+    "Connection refused",  # nothing listens on the port
+    "No such file or directory",  # nor on the Unix socket
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "terminating connection due to administrator command",  # a stop or restart
+    "server closed the connection unexpectedly",  # a crash (a cut socket is the watchdog's)
+)
+
+
+def _says_down(error: str) -> bool:
+    return any(sign in error for sign in _DOWN)
+
+
 def is_postgres(state: str) -> bool:
     return state.startswith(("postgresql://", "postgres://"))
 
@@ -217,8 +235,9 @@ class PgStore:
         self.id_salt = self._meta("id_salt")
         #: Writes refused because the writer's lease is gone (see :class:`FencedWrite`).
         self.fenced = 0
-        #: Whether the last failure was silence (no answer) rather than a refusal.
-        self.silent = False
+        #: Whether the last failure says the server is down for everyone (stopped, restarting)
+        #: rather than unreachable from here (see :func:`_says_down`).
+        self.down = False
 
     # -- opening --------------------------------------------------------------------------
 
@@ -332,14 +351,14 @@ class PgStore:
         except (psycopg.Error, StoreError) as exc:
             self.healthy = False
             self.last_error = str(exc).strip()
-            # No answer at all (the watchdog cut a silent connection, a connect timed out):
-            # the database may well be up for others. An answer that says no (refused, shutting
-            # down) is a database down for everyone.
-            self.silent = self._watchdog.fired != fired or "timeout expired" in self.last_error
+            # Down for everyone only if the server says so (or is not there to answer); no
+            # answer at all (the watchdog cut a silent connection), a timeout, too many
+            # connections: it may well be up for the other daemons.
+            self.down = self._watchdog.fired == fired and _says_down(self.last_error)
             raise StoreError(f"cannot write the state database {self.path}: {exc}") from exc
         self.healthy = True
         self.last_error = None
-        self.silent = False
+        self.down = False
 
     def _check_fence(self, db: Any, project: str, fence: Fence | None) -> None:
         """In a write's transaction: the writer still holds the project's lease at its epoch
