@@ -52,6 +52,12 @@ DEFAULT_TTL = 15.0
 MAX_ROUND = 1.0
 
 
+_DOWN = ("the state database is down (%s): alerting goes on from memory (fail open); the "
+         "leases are renewed when it is back")  # fmt: skip
+_NO_ANSWER = ("the state database cannot be reached (%s): the leases run out and their projects "
+              "stop unless it answers first")  # fmt: skip
+
+
 @dataclass
 class Lease:
     """One project held by this member: its fence and, by the monotonic clock, until when it
@@ -197,22 +203,11 @@ class Fleet:
 
     def _unreachable(self, exc: StoreError) -> None:
         self.stats.rounds_failed += 1
-        log.debug("round failed (%s): %s", "down" if self.store.down else "no answer", exc)
-        if not self.store.down:
-            if not self.cut_off:
-                log.error(
-                    "the state database does not answer (%s): the leases run out and their "
-                    "projects stop unless it answers first",
-                    exc,
-                )
-            self.cut_off, self.fail_open = True, False
-        elif not self.fail_open:
-            log.error(
-                "the state database is down (%s): alerting goes on from memory (fail open); "
-                "the leases are renewed when it is back",
-                exc,
-            )
-            self.fail_open, self.cut_off = True, False
+        down = self.store.down
+        log.debug("round failed (%s): %s", "down" if down else "no answer", exc)
+        if (self.fail_open, self.cut_off) != (down, not down):  # the mode changes: say so once
+            log.error(_DOWN if down else _NO_ANSWER, exc)
+        self.fail_open, self.cut_off = down, not down
 
     def _acquired(self, project: str, epoch: int, previous: str | None, sent: float) -> None:
         from .pgstore import Fence
