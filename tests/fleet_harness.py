@@ -91,8 +91,9 @@ class Fleet:
         every owned project connected to PxServ."""
 
         async def fair() -> bool:
-            leases = self.leases()
-            owners = self.owners()
+            # Off the loop: the daemons' log pipes are read on it and must not wait.
+            leases = await asyncio.to_thread(self.leases)
+            owners = await asyncio.to_thread(self.owners)
             if len(leases) != projects or sum(owners.values()) != projects:
                 return False
             share = -(-projects // members)

@@ -164,8 +164,16 @@ class Fleet:
         while True:
             deadlines = [lease.deadline for lease in self.leases.values()]
             wait = min(deadlines, default=time.monotonic() + self.period) - time.monotonic()
-            await asyncio.sleep(min(max(wait, 0.0) + 0.001, self.period))
-            await self._expire()
+            nap = min(max(wait, 0.0) + 0.001, self.period)
+            woke = time.monotonic() + nap
+            await asyncio.sleep(nap)
+            late = time.monotonic() - woke
+            if late > self.margin:  # the process was stopped, or its loop blocked
+                log.warning("the fleet's lease watcher woke %.1fs late: leases may be lost", late)
+            try:
+                await self._expire()
+            except Exception:  # the watcher must outlive a bug in stopping one project
+                log.exception("stopping the projects of expired leases failed")
 
     async def round(self) -> None:
         sent = time.monotonic()
