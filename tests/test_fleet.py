@@ -78,13 +78,17 @@ async def test_projects_spread_fairly_a_joiner_takes_its_share_and_sigterm_hands
             leaving = fleet.daemons[0]
             gone = await fleet.member(leaving)
             theirs = {p for p, (o, _, _) in fleet.leases().items() if o == gone}
-            began = time.monotonic()
+            said = len(leaving.messages())  # its hand-overs at the fourth's join came before
             assert await leaving.stop() == 0
             await fleet.settled(30, 3)
-            moved = time.monotonic() - began
-            assert moved < 5, f"SIGTERM handover took {moved:.1f}s"
             assert not theirs & {p for p, (o, _, _) in fleet.leases().items() if o == gone}
-            assert any("handed over" in m for m in leaving.messages())
+            # Handed over (released), not taken over once its leases expired: at once. How
+            # long it takes is bench/failover.py's (SIGTERM rows).
+            handed = [m.split()[1].rstrip(":") for m in leaving.messages()[said:]
+                      if ": handed over (epoch" in m]  # fmt: skip
+            assert sorted(handed) == sorted(theirs)
+            assert not any(f"taken over from {gone}" in m
+                           for d in fleet.live() for m in d.messages())  # fmt: skip
             await sim.project(key_of("p00")).set("t", "50")  # whoever has p00 now resolves it
             await rx.requests.wait_for(lambda r: len(r) == 2)
         finally:

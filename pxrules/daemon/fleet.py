@@ -79,11 +79,8 @@ class Lease:
 
 @dataclass
 class FleetStats:
-    acquired: int = 0
     takeovers: int = 0  # acquired from a member whose lease had expired
-    handed_over: int = 0
     lost: int = 0  # leases this member stepped down from or found taken
-    rounds_failed: int = 0
 
 
 #: Starts a project under a lease (False: it could not, the lease is handed back).
@@ -210,7 +207,6 @@ class Fleet:
         task.add_done_callback(self._tasks.discard)
 
     def _unreachable(self, exc: StoreError) -> None:
-        self.stats.rounds_failed += 1
         down = self.store.down
         log.debug("round failed (%s): %s", "down" if down else "no answer", exc)
         if (self.fail_open, self.cut_off) != (down, not down):  # the mode changes: say so once
@@ -223,7 +219,6 @@ class Fleet:
         fence = Fence(self.member.id, epoch)
         lease = Lease(project, fence, sent + self.ttl - self.margin, self)
         self.leases[project] = lease
-        self.stats.acquired += 1
         if previous is not None and previous != self.member.id:
             self.stats.takeovers += 1
             log.warning("project %s: taken over from %s (its lease expired), epoch %d",
@@ -293,7 +288,6 @@ class Fleet:
         del self.leases[project]
         try:
             if await self.store.run(self.store.release, project, lease.fence):
-                self.stats.handed_over += 1
                 log.info("project %s: handed over (epoch %d)", project, lease.fence.epoch)
         except StoreError as exc:
             log.warning("project %s: the lease could not be released (%s): it expires in "

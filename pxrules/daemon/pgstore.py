@@ -43,6 +43,7 @@ from .store import (
     Batch,
     FencedWrite,
     GroupRow,
+    OneAttempt,
     OutboxItem,
     OutboxRow,
     ProjectStore,
@@ -218,7 +219,7 @@ class Fence(NamedTuple):
     epoch: int
 
 
-class PgStore:
+class PgStore(OneAttempt):
     """The state in a PostgreSQL database. Like :class:`~pxrules.daemon.store.Store`, its
     methods are synchronous; call them through :meth:`run` from asyncio."""
 
@@ -544,24 +545,6 @@ class PgStore:
             args,
         )
         return {target: int(count) for target, count in rows}
-
-    def attempt(
-        self,
-        item_id: str,
-        target: str,
-        outcome: str,
-        detail: str,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt: float,
-        now: float,
-        project: str = "",
-        fence: Fence | None = None,
-    ) -> None:
-        record = AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt,
-                               now)  # fmt: skip
-        self.record_attempts([record], project=project, fence=fence)
 
     def record_attempts(
         self, records: Sequence[AttemptRecord], *, project: str = "", fence: Fence | None = None

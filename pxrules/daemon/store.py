@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
 
 from ..engine.state import document, dump_row, load_row
 
@@ -313,7 +313,35 @@ def _close(db: sqlite3.Connection | None) -> None:
             db.close()
 
 
-class Store:
+class _RecordsAttempts(Protocol):
+    def record_attempts(self, records: Sequence[AttemptRecord], *, project: str = "") -> None: ...
+
+
+class OneAttempt:
+    """:meth:`attempt`, one attempt's record: a shortcut to ``record_attempts`` that both
+    stores share."""
+
+    def attempt(
+        self: _RecordsAttempts,
+        item_id: str,
+        target: str,
+        outcome: str,
+        detail: str,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt: float,
+        now: float,
+        **where: Any,
+    ) -> None:
+        """Record one attempt: the outbox row's new status and a delivery-log line
+        (``where``: the project, and in a fleet the fence)."""
+        self.record_attempts([
+            AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt, now)
+        ], **where)  # fmt: skip
+
+
+class Store(OneAttempt):
     """The state file. Methods raise :class:`StoreError` when writing fails.
 
     The methods are synchronous; under asyncio call them through :meth:`run`, which runs them
@@ -661,24 +689,6 @@ class Store:
             args,
         )
         return {target: count for target, count in rows}
-
-    def attempt(
-        self,
-        item_id: str,
-        target: str,
-        outcome: str,
-        detail: str,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt: float,
-        now: float,
-        project: str = "",
-    ) -> None:
-        """Record one attempt: the outbox row's new status and a delivery-log line."""
-        self.record_attempts([
-            AttemptRecord(item_id, target, outcome, detail, status, attempts, next_attempt, now)
-        ], project=project)  # fmt: skip
 
     def record_attempts(self, records: Sequence[AttemptRecord], *, project: str = "") -> None:
         """Several attempts in one transaction, in order (a burst costs one commit)."""
